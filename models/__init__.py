@@ -1,0 +1,1 @@
+"""Forecasters sharing one interface: ``fit(X, y) -> self`` and ``predict(X)``."""

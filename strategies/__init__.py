@@ -1,0 +1,1 @@
+"""Expected-return shrinkage estimators and portfolio allocators."""
