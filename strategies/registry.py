@@ -1,0 +1,99 @@
+"""Named strategies: the :class:`StrategyName` enum and :func:`make_strategy` factory."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from strategies.base import ExpectedReturnStrategy
+from strategies.bayesian import BayesStein, BlackLitterman
+from strategies.shrinkage import (
+    Blend,
+    HistoricalMean,
+    JamesStein,
+    JamesSteinToForecast,
+    LSTMOnly,
+    SkillBlend,
+)
+
+__all__ = ["StrategyName", "default_strategies", "make_strategy"]
+
+
+class StrategyName(str, Enum):
+    """Names of the registered expected-return strategies."""
+
+    HIST_MEAN = "hist_mean"
+    LSTM = "lstm"
+    BLEND_25 = "blend_25"
+    BLEND_50 = "blend_50"
+    BLEND_75 = "blend_75"
+    SKILL = "skill"
+    JAMES_STEIN = "james_stein"
+    JAMES_STEIN_LSTM = "james_stein_lstm"
+    BAYES_STEIN = "bayes_stein"
+    BLACK_LITTERMAN = "black_litterman"
+
+
+def _base_and_defaults(name: StrategyName) -> tuple[type[ExpectedReturnStrategy], dict[str, Any]]:
+    match name:
+        case StrategyName.HIST_MEAN:
+            return HistoricalMean, {}
+        case StrategyName.LSTM:
+            return LSTMOnly, {}
+        case StrategyName.BLEND_25:
+            return Blend, {"weight": 0.25}
+        case StrategyName.BLEND_50:
+            return Blend, {"weight": 0.5}
+        case StrategyName.BLEND_75:
+            return Blend, {"weight": 0.75}
+        case StrategyName.SKILL:
+            return SkillBlend, {}
+        case StrategyName.JAMES_STEIN:
+            return JamesStein, {"target": "grand_mean"}
+        case StrategyName.JAMES_STEIN_LSTM:
+            return JamesSteinToForecast, {}
+        case StrategyName.BAYES_STEIN:
+            return BayesStein, {}
+        case StrategyName.BLACK_LITTERMAN:
+            return BlackLitterman, {}
+
+
+def make_strategy(name: str | StrategyName, **params: Any) -> ExpectedReturnStrategy:
+    """Build the strategy registered as ``name``, overriding its defaults with ``params``.
+
+    Parameters
+    ----------
+    name : str or StrategyName
+        One of :class:`StrategyName`'s values, e.g. ``"blend_50"`` or ``"bayes_stein"``.
+    **params
+        Constructor parameters, e.g. ``make_strategy("black_litterman", tau=0.1)``.
+
+    Returns
+    -------
+    ExpectedReturnStrategy
+        An unfitted strategy.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not registered or a parameter is not accepted by that strategy.
+    """
+    try:
+        key = StrategyName(name)
+    except ValueError:
+        valid = ", ".join(member.value for member in StrategyName)
+        raise ValueError(f"unknown strategy name={name!r}; valid names are: {valid}") from None
+    cls, defaults = _base_and_defaults(key)
+    allowed = set(cls().get_params())
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise ValueError(
+            f"strategy {key.value!r} ({cls.__name__}) does not accept {unknown}; "
+            f"its parameters are {sorted(allowed) or 'none'}"
+        )
+    return cls(**{**defaults, **params})
+
+
+def default_strategies() -> dict[StrategyName, ExpectedReturnStrategy]:
+    """Return one unfitted instance of every registered strategy, with default parameters."""
+    return {name: make_strategy(name) for name in StrategyName}
