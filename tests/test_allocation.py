@@ -1,0 +1,195 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import OptimizeResult
+
+import strategies.allocation as allocation
+from strategies import (
+    AllocatorName,
+    EqualWeight,
+    MeanVariance,
+    MinimumVariance,
+    ledoit_wolf_covariance,
+    make_allocator,
+    mean_variance_weights,
+)
+
+WEIGHT_ATOL = 1e-6  # solver versus closed form
+CONSTRAINT_ATOL = 1e-8  # budget and bounds after the clean-up
+
+LW_PANEL = np.array(
+    [
+        [0.02, 0.01, 0.03],
+        [-0.01, 0.00, -0.02],
+        [0.03, 0.02, 0.01],
+        [-0.02, -0.01, 0.00],
+        [0.01, 0.03, 0.02],
+        [0.00, -0.02, -0.01],
+    ]
+)
+
+
+def random_covariance(rng, n_assets, monthly_vol=0.08):
+    factors = rng.normal(size=(n_assets, n_assets))
+    corr_like = factors @ factors.T / n_assets + 0.2 * np.eye(n_assets)
+    scale = monthly_vol / np.sqrt(np.diag(corr_like))
+    return corr_like * np.outer(scale, scale)
+
+
+def closed_form_weights(mu, cov, gamma):
+    """Unconstrained budget-only solution w = Sigma^-1 (mu - eta 1) / gamma."""
+    ones = np.ones_like(mu)
+    inv_mu, inv_ones = np.linalg.solve(cov, mu), np.linalg.solve(cov, ones)
+    eta = (ones @ inv_mu - gamma) / (ones @ inv_ones)
+    return (inv_mu - eta * inv_ones) / gamma
+
+
+def utility(weights, mu, cov, gamma):
+    return weights @ mu - 0.5 * gamma * weights @ cov @ weights
+
+
+# --- Ledoit-Wolf -----------------------------------------------------------------------------
+
+
+def test_ledoit_wolf_reference_panel():
+    shrunk = ledoit_wolf_covariance(LW_PANEL)
+    sample = np.cov(LW_PANEL, rowvar=False, ddof=0)  # sklearn divides by T
+    off_diagonal = ~np.eye(3, dtype=bool)
+    np.testing.assert_allclose(sample[off_diagonal], 1.9167e-4, rtol=1e-4)
+    np.testing.assert_allclose(shrunk[off_diagonal], 1.4964e-4, rtol=1e-4)
+    np.testing.assert_allclose(np.diag(shrunk), 2.9167e-4, rtol=1e-4)
+    delta = 1 - shrunk[0, 1] / sample[0, 1]
+    assert delta == pytest.approx(0.21928, abs=1e-5)
+
+
+def test_ledoit_wolf_rejects_a_vector():
+    with pytest.raises(ValueError, match=r"`simple_returns` must have shape .* got \(6,\)"):
+        ledoit_wolf_covariance(LW_PANEL[:, 0])
+
+
+# --- mean-variance against closed forms -------------------------------------------------------
+
+
+@pytest.mark.parametrize("max_weight", [1.0, 0.6])
+def test_mean_variance_equals_closed_form_when_bounds_are_slack(rng, max_weight):
+    cov, gamma = random_covariance(rng, 6), 5.0
+    target = np.array([0.10, 0.25, 0.05, 0.20, 0.15, 0.25])
+    ones = np.ones(6)
+    mu = gamma * cov @ target + 0.004 * ones  # any eta: the budget absorbs it
+    np.testing.assert_allclose(closed_form_weights(mu, cov, gamma), target, atol=1e-12)
+    weights = MeanVariance(risk_aversion=gamma, max_weight=max_weight).allocate(mu, cov)
+    np.testing.assert_allclose(weights, target, atol=WEIGHT_ATOL)
+
+
+def test_mean_variance_allows_negative_closed_form_to_bind_at_zero(rng):
+    cov, gamma = random_covariance(rng, 4), 5.0
+    mu = np.array([0.03, 0.02, -0.05, 0.01])
+    assert closed_form_weights(mu, cov, gamma).min() < 0
+    weights = MeanVariance(risk_aversion=gamma, max_weight=1.0).allocate(mu, cov)
+    assert weights.min() >= 0
+    assert utility(weights, mu, cov, gamma) >= utility(np.full(4, 0.25), mu, cov, gamma)
+
+
+def test_cap_binds_for_the_dominant_asset():
+    cov = np.diag([0.01, 0.01, 0.01])
+    weights = MeanVariance(risk_aversion=5.0, max_weight=0.4).allocate([0.2, 0.0, 0.0], cov)
+    np.testing.assert_allclose(weights, [0.4, 0.3, 0.3], atol=WEIGHT_ATOL)
+
+
+def test_minimum_variance_equals_closed_form_and_ignores_mu(rng):
+    cov = np.diag([0.01, 0.02, 0.04, 0.05])
+    inv_ones = np.linalg.solve(cov, np.ones(4))
+    expected = inv_ones / inv_ones.sum()
+    allocator = MinimumVariance(max_weight=1.0)
+    np.testing.assert_allclose(allocator.allocate(np.zeros(4), cov), expected, atol=WEIGHT_ATOL)
+    np.testing.assert_allclose(
+        allocator.allocate(rng.normal(size=4), cov), expected, atol=WEIGHT_ATOL
+    )
+
+
+def test_equal_weight():
+    np.testing.assert_array_equal(EqualWeight().allocate(np.zeros(4), np.eye(4)), np.full(4, 0.25))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_assets=st.integers(2, 10),
+    cap_slack=st.floats(0.0, 1.0),
+    gamma=st.floats(0.5, 50.0),
+    vol=st.floats(0.01, 0.3),
+)
+def test_mean_variance_respects_budget_and_bounds(seed, n_assets, cap_slack, gamma, vol):
+    rng = np.random.default_rng(seed)
+    cov = random_covariance(rng, n_assets, vol)
+    mu = rng.normal(0.01, 0.03, n_assets)
+    max_weight = 1 / n_assets + cap_slack * (1 - 1 / n_assets)
+    weights = mean_variance_weights(mu, cov, gamma, max_weight)
+    assert abs(weights.sum() - 1) <= CONSTRAINT_ATOL
+    assert weights.min() >= -CONSTRAINT_ATOL
+    assert weights.max() <= max_weight + CONSTRAINT_ATOL
+    equal = np.full(n_assets, 1 / n_assets)  # feasible, and the solver's starting point
+    assert utility(weights, mu, cov, gamma) >= utility(equal, mu, cov, gamma) - 1e-12
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("allocator", [MeanVariance(max_weight=0.1), MinimumVariance(0.1)])
+def test_infeasible_cap_raises_with_the_date(allocator):
+    with pytest.raises(
+        ValueError,
+        match=r"^at 2020-03-31: infeasible: max_weight=0.1 with n_assets=7 .* 1/7 = 0.1429",
+    ):
+        allocator.allocate(np.zeros(7), np.eye(7), label="2020-03-31")
+
+
+def test_infeasible_without_label_has_no_prefix():
+    with pytest.raises(ValueError, match=r"^infeasible: max_weight=0.15 with n_assets=6"):
+        MeanVariance(max_weight=0.15).allocate(np.zeros(6), np.eye(6))
+
+
+def test_failed_solve_raises_with_the_date(monkeypatch):
+    def failing(*args, **kwargs):
+        return OptimizeResult(success=False, message="Iteration limit reached", x=np.ones(3) / 3)
+
+    monkeypatch.setattr(allocation, "minimize", failing)
+    with pytest.raises(ValueError, match=r"^at 2021-01-31: mean-variance solve failed: Iter"):
+        MeanVariance().allocate(np.zeros(3), np.eye(3), label="2021-01-31")
+
+
+def test_solution_violating_the_cap_after_cleanup_raises(monkeypatch):
+    def sloppy(*args, **kwargs):  # "converged" but only 80% invested: rescaling breaks the cap
+        return OptimizeResult(success=True, message="ok", x=np.array([0.4, 0.4, 0.0]))
+
+    monkeypatch.setattr(allocation, "minimize", sloppy)
+    with pytest.raises(ValueError, match=r"violates its constraints \(budget error .* bound"):
+        MeanVariance(max_weight=0.4).allocate(np.zeros(3), np.eye(3))
+
+
+@pytest.mark.parametrize(
+    ("allocator", "mu", "cov", "match"),
+    [
+        (MeanVariance(), np.zeros(3), np.eye(4), r"`cov` must have shape \(3, 3\) .* got \(4, 4\)"),
+        (MeanVariance(), np.zeros((3, 1)), np.eye(3), r"`mu` must have shape \(n_assets,\)"),
+        (MeanVariance(), np.zeros(3), np.triu(np.ones((3, 3))), r"`cov` must be symmetric"),
+        (MeanVariance(), np.array([0, np.nan, 0]), np.eye(3), r"must be finite"),
+        (MeanVariance(max_weight=1.5), np.zeros(3), np.eye(3), r"`max_weight` must be in \(0, 1]"),
+        (MeanVariance(risk_aversion=-1), np.zeros(3), np.eye(3), r"`risk_aversion` must be pos"),
+        (EqualWeight(), np.zeros((2, 2)), np.eye(2), r"`mu` must have shape \(n_assets,\)"),
+    ],
+)
+def test_bad_inputs_raise(allocator, mu, cov, match):
+    with pytest.raises(ValueError, match=match):
+        allocator.allocate(mu, cov)
+
+
+def test_make_allocator():
+    assert isinstance(make_allocator("equal_weight"), EqualWeight)
+    assert make_allocator(AllocatorName.MEAN_VARIANCE, max_weight=0.5).max_weight == 0.5
+    assert MeanVariance().get_params() == {"risk_aversion": 5.0, "max_weight": 0.4}
+    with pytest.raises(ValueError, match=r"unknown allocator name='hrp'; valid names are: mean"):
+        make_allocator("hrp")
