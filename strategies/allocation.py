@@ -78,7 +78,9 @@ def _check_max_weight(max_weight: object, n_assets: int, label: str | None) -> f
     return float(max_weight)
 
 
-def _check_moments(mu: np.ndarray, cov: np.ndarray, label: str | None):
+def _check_moments(
+    mu: np.ndarray, cov: np.ndarray, label: str | None
+) -> tuple[np.ndarray, np.ndarray]:
     mu = np.asarray(mu, dtype=float)
     cov = np.asarray(cov, dtype=float)
     if mu.ndim != 1 or mu.shape[0] < 1:

@@ -78,7 +78,7 @@ class MarketView:
         past = {}
         for name in ("past_forecasts", "past_benchmarks", "past_realised"):
             value = getattr(self, name)
-            if np.size(value) == 0:
+            if np.ndim(value) < 2 and np.size(value) == 0:
                 value = np.empty((0, n_assets))
             past[name] = _frozen_array(name, value, 2)
         shapes = {name: array.shape for name, array in past.items()}
