@@ -14,6 +14,7 @@ import io
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def check_values(prices: pd.DataFrame, what: str) -> None:
     if bad.any():
         rows, cols = np.nonzero(bad)
         examples = "; ".join(
-            f"{prices.columns[c]} on {dates_text(prices.index[r : r + 1])}: {values[r, c]!r}"
+            f"{prices.columns[c]} on {dates_text(prices.index[r : r + 1])}: {float(values[r, c])!r}"
             for r, c in list(zip(rows, cols, strict=True))[:_MAX_LISTED]
         )
         raise DataError(
@@ -103,7 +104,11 @@ def check_gaps(prices: pd.DataFrame, what: str) -> None:
 
 def _parse_dates(values: pd.Series, what: str) -> pd.DatetimeIndex:
     try:
-        parsed = pd.to_datetime(values, errors="coerce")
+        with warnings.catch_warnings():
+            # Unparseable values are reported below with their row; pandas' "could not infer
+            # format" warning would only repeat that.
+            warnings.simplefilter("ignore", UserWarning)
+            parsed = pd.to_datetime(values, errors="coerce")
     except (ValueError, TypeError) as exc:
         raise DataError(f"{what}: dates could not be parsed ({exc}); use YYYY-MM-DD") from exc
     bad = np.flatnonzero(parsed.isna().to_numpy())

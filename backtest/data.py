@@ -48,6 +48,7 @@ __all__ = [
     "DataError",
     "PriceData",
     "download_prices",
+    "is_daily",
     "last_trading_day",
     "load_prices",
     "read_price_csv",
@@ -83,13 +84,21 @@ def _month_end_index(months: pd.PeriodIndex) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(index, name="date")
 
 
-def to_monthly(prices: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def is_daily(index: pd.DatetimeIndex) -> bool:
+    """Return True if some calendar month holds more than one date of ``index``."""
+    return bool(len(index)) and bool(index.to_period("M").value_counts().max() > 1)
+
+
+def to_monthly(prices: pd.DataFrame, daily: bool | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Convert daily or monthly prices to one row per calendar month, labelled by month end.
 
     Parameters
     ----------
     prices : pandas.DataFrame
         Prices indexed by unique, increasing dates; NaN means "no price".
+    daily : bool, optional
+        Whether ``prices`` are daily; default :func:`is_daily` of its index. Pass it when
+        ``prices`` is a slice of a longer frame: a one-row slice of daily data is not monthly data.
 
     Returns
     -------
@@ -119,7 +128,7 @@ def to_monthly(prices: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     months = frame.index.to_period("M")
     days_in_month = frame.index.days_in_month.to_numpy()
     notes: list[str] = []
-    if months.value_counts().max() > 1:
+    if is_daily(frame.index) if daily is None else daily:
         is_last = np.append(months[1:] != months[:-1], True)
         last_rows = frame.iloc[np.flatnonzero(is_last)]
         early = last_rows.index.day.to_numpy()[:-1] < days_in_month[is_last][:-1] - 6
@@ -142,6 +151,10 @@ def to_monthly(prices: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
                 raise DataError(f"{what}: the only month, {final_month}, is incomplete")
         frame = last_rows
     else:
+        if months.has_duplicates:
+            raise DataError(
+                f"{what}: several rows in month {months[months.duplicated()][0]}; not monthly"
+            )
         first_style = frame.index.day == 1
         end_style = frame.index.day > days_in_month - 7
         odd = ~(first_style | end_style)
@@ -292,7 +305,7 @@ def load_prices(
     rows = np.flatnonzero(present)
     frame = frame.iloc[rows[0] : rows[-1] + 1]
     check_gaps(frame, source)
-    monthly, monthly_notes = to_monthly(frame)
+    monthly, monthly_notes = to_monthly(frame, daily=is_daily(raw.index))
     notes.extend(monthly_notes)
     spans = [span for t in names if len(span := monthly[t].dropna().index.to_period("M"))]
     if not spans:
