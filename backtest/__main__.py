@@ -1,0 +1,9 @@
+"""``python -m backtest``."""
+
+from __future__ import annotations
+
+import sys
+
+from backtest.cli import main
+
+sys.exit(main())

@@ -1,0 +1,205 @@
+"""The ``run`` command: data -> walk-forward forecasts -> strategies -> results/."""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from backtest.config import RunConfig, default_cache_dir
+from backtest.data import PriceData, load_prices
+from backtest.engine import ForecastPanel, walk_forward
+from backtest.features import log_returns
+from backtest.rebalance import MARKET, StrategyBacktest, backtest_strategies
+from backtest.reports import (
+    verdict,
+    write_config,
+    write_forecast_outputs,
+    write_strategy_outputs,
+    write_summary,
+)
+from backtest.store import WindowStore
+from strategies import StrategyName
+
+
+@contextmanager
+def results_dir(path: Path) -> Iterator[Path]:
+    """Create, check and lock a run directory for the duration of the run.
+
+    Fails before any work when the directory cannot be written, and when another run
+    holds it: two runs never interleave their files in one directory.
+    """
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_bytes(b"x" * 65536)
+        probe.unlink()
+    except OSError as exc:
+        raise OSError(
+            f"cannot write to the results directory {str(path)!r} ({exc.strerror}); "
+            "choose another with --results-dir or free some space"
+        ) from None
+    lock = (path / ".lock").open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise OSError(
+            f"another run is writing to {str(path)!r}; wait for it or pass --run-name"
+        ) from None
+    try:
+        lock.write(str(os.getpid()))
+        lock.flush()
+        yield path
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+
+
+def tqdm_progress(desc: str, disable: bool):
+    """A progress callback for :func:`backtest.engine.run_jobs`: windows done, ETA."""
+    from tqdm.auto import tqdm
+
+    def wrap(stream: Iterable, total: int) -> Iterable:
+        return tqdm(
+            stream,
+            total=total,
+            desc=desc,
+            unit="window",
+            disable=disable,
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
+
+    return wrap
+
+
+def make_runner(args: argparse.Namespace):
+    """The window runner the flags ask for (local joblib or Dask)."""
+    from backtest.parallel import Backend, local_runner, resolve_n_jobs
+
+    match Backend(args.backend):
+        case Backend.LOKY:
+            return local_runner(resolve_n_jobs(args.n_jobs))
+        case Backend.DASK | Backend.DASK_LOCAL:
+            from backtest.distributed import dask_runner
+
+            return dask_runner(args.backend, args.scheduler, args.workers)
+
+
+def load_data(config: RunConfig, args: argparse.Namespace) -> PriceData:
+    """Targets and relatives of ``config`` from ``--prices`` or Yahoo Finance."""
+    tickers = list(dict.fromkeys([*config.targets, *config.relatives]))
+    return load_prices(
+        tickers,
+        config.start,
+        config.end,
+        prices_path=args.prices,
+        cache_dir=args.cache_dir or default_cache_dir(),
+    )
+
+
+def strategy_names(config: RunConfig) -> list[str]:
+    """Configured strategies (all registered ones by default), validated."""
+    names = config.strategies or [s.value for s in StrategyName]
+    return [
+        StrategyName(n).value if n in {s.value for s in StrategyName} else _bad(n) for n in names
+    ]
+
+
+def _bad(name: str) -> str:
+    raise ValueError(f"unknown strategy {name!r}; choose from {[s.value for s in StrategyName]}")
+
+
+def run_variant(
+    config: RunConfig, data: PriceData, args: argparse.Namespace, runner, out: Path
+) -> tuple[ForecastPanel, StrategyBacktest, pd.DataFrame, pd.DataFrame]:
+    """One variant, start to finish, writing everything under ``out``."""
+    cache_dir = args.cache_dir or default_cache_dir()
+    store = WindowStore(cache_dir / "windows")
+    progress = tqdm_progress(f"{config.variant.value} windows", args.no_progress)
+    panel = walk_forward(config, data.prices, store, runner, progress)
+    if panel.corrupt:
+        print(
+            f"warning: {len(panel.corrupt)} cached window(s) failed their checksum and were "
+            "recomputed",
+            file=sys.stderr,
+        )
+    returns = log_returns(data.prices)
+    market = returns[MARKET] if MARKET in returns else None
+    backtest = backtest_strategies(
+        panel,
+        returns[list(config.targets)],
+        strategy_names(config),
+        config.risk_aversion,
+        config.max_weight,
+        config.cost_bps,
+        market,
+    )
+    metrics = write_forecast_outputs(panel, out)
+    performance = write_strategy_outputs(backtest, out, config.risk_free)
+    text = verdict(metrics, performance)
+    write_summary(
+        out, f"Walk-forward backtest, variant '{config.variant.value}'", metrics, performance, text
+    )
+    write_config(
+        out,
+        config.to_dict(),
+        data.fingerprint,
+        data.source,
+        {
+            "first_month": f"{data.prices.index[0]:%Y-%m}",
+            "last_month": f"{data.prices.index[-1]:%Y-%m}",
+            "forecast_months": [f"{panel.lstm.index[0]:%Y-%m}", f"{panel.lstm.index[-1]:%Y-%m}"],
+            "notes": [*data.notes, *panel.notes],
+            "windows": {"cached": panel.n_cached, "computed": panel.n_computed},
+        },
+    )
+    return panel, backtest, metrics, performance
+
+
+def print_summary(
+    variant: str, panel: ForecastPanel, metrics: pd.DataFrame, performance: pd.DataFrame, out: Path
+) -> None:
+    """A short table for the terminal."""
+    cols = ["n_months", "rmse", "r2_os_vs_mean", "r2_os_vs_zero", "directional_accuracy", "cw_p"]
+    perf_cols = ["role", "cagr", "ann_vol", "sharpe", "max_drawdown", "avg_turnover", "dsr"]
+    with pd.option_context("display.width", 120, "display.precision", 4, "display.max_columns", 20):
+        print(
+            f"\n== {variant}: {len(panel.lstm)} forecast months "
+            f"({panel.lstm.index[0]:%Y-%m} .. {panel.lstm.index[-1]:%Y-%m}), windows "
+            f"{panel.n_computed} computed / {panel.n_cached} cached =="
+        )
+        print(metrics[cols].to_string())
+        print()
+        print(performance[perf_cols].to_string())
+        print(f"\n{verdict(metrics, performance)}")
+        print(f"results: {out}/")
+
+
+def run_command(args: argparse.Namespace, config: RunConfig, variants: list[str]) -> None:
+    """``backtest run``: every asked variant, then a comparison when there are several."""
+    data = load_data(config, args)
+    for note in data.notes:
+        print(f"note: {note}", file=sys.stderr)
+    runner = make_runner(args)
+    run_dirs = []
+    for variant in variants:
+        cfg = config.with_variant(variant)
+        name = args.run_name if args.run_name and len(variants) == 1 else variant
+        if args.run_name and len(variants) > 1:
+            name = f"{args.run_name}-{variant}"
+        with results_dir(args.results_dir / name) as out:
+            panel, _, metrics, performance = run_variant(cfg, data, args, runner, out)
+            print_summary(variant, panel, metrics, performance, out)
+        run_dirs.append(args.results_dir / name)
+    if len(run_dirs) > 1:
+        from backtest.comparison import compare_command
+
+        compare_command(run_dirs, None)

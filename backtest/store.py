@@ -1,0 +1,100 @@
+"""A content-addressed, checksummed on-disk store of finished windows.
+
+A walk-forward run stores each window's result as soon as it arrives, so a run that
+is interrupted resumes where it stopped and an identical rerun is near-instant.
+Writes are atomic (temporary file in the same directory, ``fsync``, ``os.replace``):
+a reader sees a whole file or none. Each file carries a SHA-256 of its arrays; a
+truncated or altered file is detected on read, removed, reported and recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+_CHECKSUM = "__sha256__"
+
+
+def digest(*parts: object) -> str:
+    """SHA-256 over arrays (dtype, shape and bytes) and JSON-serialisable values."""
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            arr = np.ascontiguousarray(part)
+            h.update(f"{arr.dtype.str}{arr.shape}".encode())
+            h.update(arr.tobytes())
+        else:
+            h.update(json.dumps(part, sort_keys=True, default=str).encode())
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def _arrays_digest(arrays: dict[str, np.ndarray]) -> str:
+    return digest(*(x for name in sorted(arrays) for x in (name, np.asarray(arrays[name]))))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers never see a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+class WindowStore:
+    """Finished windows under ``root``, one ``.npz`` per content key.
+
+    Attributes
+    ----------
+    corrupt : list of str
+        Keys whose files failed their checksum or could not be read, in this session.
+    """
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+        self.corrupt: list[str] = []
+
+    def path(self, key: str) -> Path:
+        """Where the window ``key`` lives."""
+        return self.root / key[:2] / f"{key}.npz"
+
+    def load(self, key: str) -> dict[str, np.ndarray] | None:
+        """Return the stored arrays, or ``None`` when absent or corrupt (then removed)."""
+        path = self.path(key)
+        if not path.exists():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in npz.files}
+            stored = str(arrays.pop(_CHECKSUM))
+            if stored != _arrays_digest(arrays):
+                raise ValueError("checksum mismatch")
+        except Exception:
+            self.corrupt.append(key)
+            path.unlink(missing_ok=True)
+            return None
+        return arrays
+
+    def save(self, key: str, arrays: dict[str, np.ndarray]) -> None:
+        """Store ``arrays`` under ``key`` atomically, with their checksum."""
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays, **{_CHECKSUM: np.array(_arrays_digest(arrays))})
+        atomic_write_bytes(self.path(key), buffer.getvalue())
