@@ -237,7 +237,9 @@ def read_price_csv(path: str | Path) -> pd.DataFrame:
     path = Path(path).expanduser().resolve()
     what = f"price file {path}"
     if not path.is_file():
-        raise DataError(f"{what} not found; pass --prices with an existing wide CSV")
+        raise DataError(
+            f"{what} not found (or not a file); pass --prices with an existing wide CSV"
+        )
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -246,8 +248,13 @@ def read_price_csv(path: str | Path) -> pd.DataFrame:
 
 
 def default_cache_dir() -> Path:
-    """Return ``$BACKTEST_CACHE_DIR`` if set, else ``~/.cache/backtest``."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "backtest").expanduser()
+    """Return the download cache root (``$BACKTEST_CACHE_DIR`` first).
+
+    Same rule as :func:`backtest.config.default_cache_dir`.
+    """
+    if env := os.environ.get(CACHE_ENV):
+        return Path(env).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "backtest"
 
 
 def request_key(tickers: Sequence[str], start: pd.Period | None, end: pd.Period) -> str:

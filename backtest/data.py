@@ -174,9 +174,11 @@ def to_monthly(prices: pd.DataFrame, daily: bool | None = None) -> tuple[pd.Data
     return frame.reindex(full), notes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PriceData:
     """Validated month-end prices and where they came from.
+
+    Compare two instances by :attr:`fingerprint` (``==`` is identity: frames have no truth value).
 
     Attributes
     ----------

@@ -132,12 +132,14 @@ def test_read_price_csv_rejects_bad_files(tmp_path, text, match):
 
 
 def test_read_price_csv_rejects_missing_file_and_non_utf8(tmp_path):
-    with pytest.raises(DataError, match=r"nope\.csv not found; pass --prices"):
+    with pytest.raises(DataError, match=r"nope\.csv not found \(or not a file\); pass --prices"):
         read_price_csv(tmp_path / "nope.csv")
     path = tmp_path / "latin1.csv"
     path.write_bytes("date,Café\n2020-01-31,1\n".encode("latin-1"))
     with pytest.raises(DataError, match="is not UTF-8 text"):
         read_price_csv(path)
+    with pytest.raises(DataError, match="not found"):
+        read_price_csv(tmp_path)
     binary = tmp_path / "binary.csv"
     binary.write_bytes(bytes(range(256)))
     with pytest.raises(DataError, match="is not UTF-8 text"):
