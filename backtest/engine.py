@@ -33,7 +33,13 @@ _VARIANT_CODES = {Variant.BASE: 1, Variant.INDICATORS: 2, Variant.RELATIVES: 3}
 
 @dataclass(frozen=True)
 class WindowJob:
-    """Everything one worker needs to fit one window; small and picklable."""
+    """Everything one worker needs to fit one window; small and picklable.
+
+    ``rows`` is where the arrays come from in the variant's :class:`Sequences`:
+    ``X_train, y_train = X[a:b], y[a:b]`` and ``X_test = X[c:d]`` for
+    ``rows = (a, b, c, d)``. Distributed runners use it to ship the sequences once and
+    each window as four integers (:mod:`backtest.distributed`); ``None`` when unknown.
+    """
 
     key: str
     X_train: np.ndarray
@@ -41,6 +47,7 @@ class WindowJob:
     X_test: np.ndarray
     params: tuple[tuple[str, object], ...]
     seed: int
+    rows: tuple[int, int, int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -164,7 +171,9 @@ def plan_jobs(config: RunConfig, seq: Sequences, live: bool = False) -> list[Win
         X_train, y_train = seq.X[split.train], seq.y[split.train]
         X_test = seq.X[split.test]
         key = digest(ENGINE_VERSION, X_train, y_train, X_test, list(params), seed)
-        jobs.append(WindowJob(key, X_train, y_train, X_test, params, seed))
+        train, test = split.train, split.test
+        rows = (int(train[0]), int(train[-1]) + 1, int(test[0]), int(test[-1]) + 1)
+        jobs.append(WindowJob(key, X_train, y_train, X_test, params, seed, rows))
     return jobs
 
 
