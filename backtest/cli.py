@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 from backtest import __version__
-from backtest.config import RunConfig, config_from_mapping, default_cache_dir, load_toml
+from backtest.cache import default_cache_dir
+from backtest.config import RunConfig, config_from_mapping, load_toml
 from backtest.features import Variant
 from backtest.splits import WindowKind
 

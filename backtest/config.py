@@ -83,14 +83,6 @@ class RunConfig:
         return out
 
 
-def default_cache_dir() -> Path:
-    """``$BACKTEST_CACHE_DIR``, else ``$XDG_CACHE_HOME/backtest``, else ``~/.cache/backtest``."""
-    if env := os.environ.get("BACKTEST_CACHE_DIR"):
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "backtest"
-
-
 _MODEL_KEYS = {f.name for f in dataclasses.fields(ModelConfig)}
 _RUN_KEYS = {f.name for f in dataclasses.fields(RunConfig)} - {"model"}
 

@@ -240,7 +240,7 @@ def assemble(
             first = (
                 0
                 if config.window is WindowKind.EXPANDING
-                else j - (config.train_size or config.min_train)
+                else max(0, j - (config.train_size or config.min_train))
             )
             hist.append(seq.y[first:j].mean(axis=0))
             starts.append(seq.target_dates[first])

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtest.config import RunConfig, default_cache_dir
+from backtest.cache import default_cache_dir
+from backtest.config import RunConfig
 from backtest.data import PriceData, load_prices
 from backtest.engine import ForecastPanel, walk_forward
 from backtest.features import log_returns

@@ -96,6 +96,7 @@ class WalkForward:
                 case WindowKind.EXPANDING:
                     start = 0
                 case WindowKind.ROLLING:
-                    start = first_test - size
+                    # Until `train_size` samples exist the rolling window is the expanding one.
+                    start = max(0, first_test - size)
             test = np.arange(first_test, min(first_test + self.refit_every, n_samples))
             yield Split(train=np.arange(start, first_test), test=test)
