@@ -111,6 +111,8 @@ def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, list[str]]:
     variant = args.variant or values.get("variant") or Variant.RELATIVES.value
     flags = {k: getattr(args, k) for k in _CONFIG_ARGS if getattr(args, k, None) is not None}
     flags.pop("variant", None)
+    if "tickers" in flags:
+        flags["targets"] = flags.pop("tickers")
     config = config_from_mapping(flags, config)
     variants = [v.value for v in Variant] if variant == _ALL else [Variant(variant).value]
     return config.with_variant(variants[0]), variants
