@@ -9,14 +9,41 @@ import pytest
 
 from backtest.cli import main
 
-QUICK = ["--epochs", "2", "--min-train", "82", "--units", "4", "2", "--n-jobs", "1",
-         "--no-progress", "--strategies", "hist_mean", "lstm", "skill", "james_stein"]
+QUICK = [
+    "--epochs",
+    "2",
+    "--min-train",
+    "82",
+    "--units",
+    "4",
+    "2",
+    "--n-jobs",
+    "1",
+    "--no-progress",
+    "--strategies",
+    "hist_mean",
+    "lstm",
+    "skill",
+    "james_stein",
+]
 
 
 def _run(tmp_path, prices, *extra, name="r"):
-    argv = ["run", "--variant", "relatives", "--prices", str(prices), "--results-dir",
-            str(tmp_path / "results"), "--cache-dir", str(tmp_path / "cache"), "--run-name", name,
-            *QUICK, *extra]
+    argv = [
+        "run",
+        "--variant",
+        "relatives",
+        "--prices",
+        str(prices),
+        "--results-dir",
+        str(tmp_path / "results"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--run-name",
+        name,
+        *QUICK,
+        *extra,
+    ]
     assert main(argv) == 0
     return tmp_path / "results" / name
 
@@ -28,8 +55,16 @@ def test_run_writes_every_output_with_real_content(tmp_path, shared_data, capsys
     assert "r2_os_vs_mean" in printed and "results:" in printed
 
     forecasts = pd.read_csv(out / "forecasts.csv", parse_dates=["date", "origin"])
-    assert list(forecasts.columns) == ["date", "ticker", "model", "forecast", "realised",
-                                       "origin", "train_start", "train_end"]
+    assert list(forecasts.columns) == [
+        "date",
+        "ticker",
+        "model",
+        "forecast",
+        "realised",
+        "origin",
+        "train_start",
+        "train_end",
+    ]
     n_months = 94 - 82  # labelled samples minus the first training window
     assert forecasts.date.nunique() == n_months
     assert forecasts.date.max() == pd.Timestamp("2025-09-30")
@@ -48,8 +83,15 @@ def test_run_writes_every_output_with_real_content(tmp_path, shared_data, capsys
     assert metrics.n_months.max() == n_months
 
     perf = pd.read_csv(out / "performance.csv", index_col="strategy")
-    assert {"hist_mean", "lstm", "skill", "james_stein", "equal_weight", "min_variance",
-            "SPY"} == set(perf.index)
+    assert {
+        "hist_mean",
+        "lstm",
+        "skill",
+        "james_stein",
+        "equal_weight",
+        "min_variance",
+        "SPY",
+    } == set(perf.index)
     assert perf.loc["hist_mean", "role"] == "baseline"
     assert perf.loc["equal_weight", "role"] == "benchmark"
     assert perf.sharpe.is_monotonic_decreasing
@@ -75,9 +117,14 @@ def test_run_writes_every_output_with_real_content(tmp_path, shared_data, capsys
     assert config["config"]["variant"] == "relatives"
     assert len(config["data"]["fingerprint"]) == 64
     assert "tensorflow" in config["versions"]
-    for png in ["equity_curves.png", "weights.png", "shrinkage_intensity.png",
-                "expected_returns.png", "cumulative_sse_difference.png",
-                "forecast_vs_realised.png"]:
+    for png in [
+        "equity_curves.png",
+        "weights.png",
+        "shrinkage_intensity.png",
+        "expected_returns.png",
+        "cumulative_sse_difference.png",
+        "forecast_vs_realised.png",
+    ]:
         image = mpimg.imread(out / png)
         assert image.shape[0] > 300 and image.shape[1] > 300
 
@@ -96,27 +143,65 @@ def test_permuted_csv_columns_give_identical_per_ticker_results(tmp_path, shared
 
 
 def test_missing_ticker_is_a_clear_cli_error(tmp_path, shared_data, capsys):
-    code = main(["run", "--prices", str(shared_data / "prices_monthly.csv"), "--tickers", "NVDA",
-                 "ZZZZ", "--results-dir", str(tmp_path), "--cache-dir", str(tmp_path / "c")])
+    code = main(
+        [
+            "run",
+            "--prices",
+            str(shared_data / "prices_monthly.csv"),
+            "--tickers",
+            "NVDA",
+            "ZZZZ",
+            "--results-dir",
+            str(tmp_path),
+            "--cache-dir",
+            str(tmp_path / "c"),
+        ]
+    )
     assert code == 2
     assert "ZZZZ" in capsys.readouterr().err
 
 
 def test_too_little_history_is_a_clear_cli_error(tmp_path, shared_data, capsys):
-    code = main(["run", "--prices", str(shared_data / "prices_monthly.csv"), "--start",
-                 "2020-01-01", "--end", "2022-12-01", "--results-dir", str(tmp_path),
-                 "--cache-dir", str(tmp_path / "c"), "--no-progress"])
+    code = main(
+        [
+            "run",
+            "--prices",
+            str(shared_data / "prices_monthly.csv"),
+            "--start",
+            "2020-01-01",
+            "--end",
+            "2022-12-01",
+            "--results-dir",
+            str(tmp_path),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--no-progress",
+        ]
+    )
     assert code == 2
     assert "too little history" in capsys.readouterr().err
 
 
 def test_unknown_strategy_and_config_key_are_named(tmp_path, shared_data, capsys):
-    code = main(["run", "--prices", str(shared_data / "prices_monthly.csv"), "--strategies",
-                 "magic", "--results-dir", str(tmp_path), "--cache-dir", str(tmp_path / "c"),
-                 "--no-progress", "--min-train", "200"])
+    code = main(
+        [
+            "run",
+            "--prices",
+            str(shared_data / "prices_monthly.csv"),
+            "--strategies",
+            "magic",
+            "--results-dir",
+            str(tmp_path),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--no-progress",
+            "--min-train",
+            "200",
+        ]
+    )
     assert code == 2
     toml = tmp_path / "bad.toml"
-    toml.write_text('lookbak = 12\n')
+    toml.write_text("lookbak = 12\n")
     code = main(["run", "--config", str(toml), "--results-dir", str(tmp_path)])
     assert code == 2
     err = capsys.readouterr().err
@@ -127,8 +212,10 @@ def test_toml_config_is_overlaid_by_flags(tmp_path):
     from backtest.cli import build_parser, resolve_config
 
     toml = tmp_path / "c.toml"
-    toml.write_text('variant = "base"\ntargets = ["NVDA", "MSI", "AMZN"]\nmin_train = 40\n'
-                    '[model]\nunits = [16, 8]\nepochs = 50\n')
+    toml.write_text(
+        'variant = "base"\ntargets = ["NVDA", "MSI", "AMZN"]\nmin_train = 40\n'
+        "[model]\nunits = [16, 8]\nepochs = 50\n"
+    )
     args = build_parser().parse_args(["run", "--config", str(toml), "--epochs", "7"])
     config, variants = resolve_config(args)
     assert variants == ["base"]

@@ -20,17 +20,21 @@ def _prices(rng, n_months=48, names=("A", "B", "C", "X")):
 
 
 def _config(**kw):
-    base = dict(targets=("A", "B", "C"), relatives=("X",), variant=Variant.BASE, model=TINY,
-                min_train=30)
+    base = dict(
+        targets=("A", "B", "C"), relatives=("X",), variant=Variant.BASE, model=TINY, min_train=30
+    )
     return RunConfig(**{**base, **kw})
 
 
 def test_window_seed_depends_on_seed_variant_and_month_only():
     month = pd.Timestamp("2020-05-31")
     assert window_seed(0, Variant.BASE, month) == window_seed(0, Variant.BASE, month)
-    seeds = {window_seed(0, Variant.BASE, month), window_seed(1, Variant.BASE, month),
-             window_seed(0, Variant.RELATIVES, month),
-             window_seed(0, Variant.BASE, pd.Timestamp("2020-06-30"))}
+    seeds = {
+        window_seed(0, Variant.BASE, month),
+        window_seed(1, Variant.BASE, month),
+        window_seed(0, Variant.RELATIVES, month),
+        window_seed(0, Variant.BASE, pd.Timestamp("2020-06-30")),
+    }
     assert len(seeds) == 4
 
 
@@ -39,7 +43,9 @@ def test_too_little_history_says_how_many_months(rng):
     config = _config()
     needed = minimum_months(config)
     assert needed == 1 + 5 + 30 + 1
-    with pytest.raises(ValueError, match=rf"needs at least {needed} monthly prices, the data has 30"):
+    with pytest.raises(
+        ValueError, match=rf"needs at least {needed} monthly prices, the data has 30"
+    ):
         prepare(config, prices)
 
 
@@ -149,8 +155,14 @@ def test_hist_mean_is_the_training_window_mean(rng):
     config = _config()
     seq, notes = prepare(config, prices)
     jobs = plan_jobs(config, seq)
-    fake = [{"forecast": np.zeros((1, 3)), "epochs_run": np.array([1]),
-             "best_val_loss": np.array([0.0])} for _ in jobs]
+    fake = [
+        {
+            "forecast": np.zeros((1, 3)),
+            "epochs_run": np.array([1]),
+            "best_val_loss": np.array([0.0]),
+        }
+        for _ in jobs
+    ]
     panel = assemble(config, seq, jobs, fake, 0, (), notes)
     returns = np.log(prices).diff()[["A", "B", "C"]]
     for i, date in enumerate(panel.hist_mean.index[:3]):

@@ -86,7 +86,9 @@ def test_features_are_causal(rng, variant):
 
 def test_sequences_need_enough_months(rng):
     fs = build_features("base", _prices(rng, n_months=5), ["A"])
-    with pytest.raises(ValueError, match=r"lookback=12 needs at least 13 months of features, got 4"):
+    with pytest.raises(
+        ValueError, match=r"lookback=12 needs at least 13 months of features, got 4"
+    ):
         make_sequences(fs, lookback=12)
 
 

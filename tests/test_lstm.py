@@ -23,30 +23,52 @@ def test_compiled_loop_reproduces_keras_fit(rng):
 
     X, y = _data(rng)
     n_fit = 32
-    spec = NetworkSpec(lookback=6, n_features=3, n_outputs=2, units=(8, 4), dense_units=4,
-                       dropout=0.0, batch_size=8, learning_rate=1e-2, epochs=40, patience=4,
-                       lr_patience=2, lr_factor=0.5, min_lr=1e-5, lr_min_delta=1e-4)
+    spec = NetworkSpec(
+        lookback=6,
+        n_features=3,
+        n_outputs=2,
+        units=(8, 4),
+        dense_units=4,
+        dropout=0.0,
+        batch_size=8,
+        learning_rate=1e-2,
+        epochs=40,
+        patience=4,
+        lr_patience=2,
+        lr_factor=0.5,
+        min_lr=1e-5,
+        lr_min_delta=1e-4,
+    )
     network = get_network(spec)
     init = initial_weights(network.weight_shapes, seed=7)
     network.set_weights(init)
     batches, n_batches = _pad_batches(X[:n_fit], y[:n_fit], 8)
     outcome = network.fit(batches, n_batches, _pad_rows(X[n_fit:], y[n_fit:]), seed=7)
 
-    model = keras.Sequential([
-        keras.Input((6, 3)),
-        keras.layers.LSTM(8, return_sequences=True),
-        keras.layers.Dropout(0.0),
-        keras.layers.LSTM(4),
-        keras.layers.Dense(4, activation="relu"),
-        keras.layers.Dense(2),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((6, 3)),
+            keras.layers.LSTM(8, return_sequences=True),
+            keras.layers.Dropout(0.0),
+            keras.layers.LSTM(4),
+            keras.layers.Dense(4, activation="relu"),
+            keras.layers.Dense(2),
+        ]
+    )
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
     model.set_weights(init)
     history = model.fit(
-        X[:n_fit], y[:n_fit], validation_data=(X[n_fit:], y[n_fit:]), epochs=40, batch_size=8,
-        shuffle=False, verbose=0,
-        callbacks=[keras.callbacks.EarlyStopping(patience=4, restore_best_weights=True),
-                   keras.callbacks.ReduceLROnPlateau(patience=2, factor=0.5, min_lr=1e-5)],
+        X[:n_fit],
+        y[:n_fit],
+        validation_data=(X[n_fit:], y[n_fit:]),
+        epochs=40,
+        batch_size=8,
+        shuffle=False,
+        verbose=0,
+        callbacks=[
+            keras.callbacks.EarlyStopping(patience=4, restore_best_weights=True),
+            keras.callbacks.ReduceLROnPlateau(patience=2, factor=0.5, min_lr=1e-5),
+        ],
     )
     val = history.history["val_loss"]
     assert outcome.epochs_run == len(val)
@@ -54,8 +76,9 @@ def test_compiled_loop_reproduces_keras_fit(rng):
     assert outcome.best_val_loss == pytest.approx(min(val), rel=1e-4)
     assert outcome.final_learning_rate == pytest.approx(float(model.optimizer.learning_rate))
     assert outcome.final_learning_rate < 1e-2  # the schedule did act
-    np.testing.assert_allclose(network.predict(X[n_fit:]), model.predict(X[n_fit:], verbose=0),
-                               rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(
+        network.predict(X[n_fit:]), model.predict(X[n_fit:], verbose=0), rtol=1e-3, atol=1e-5
+    )
 
 
 def test_same_seed_same_forecast_and_different_seed_differs(rng):

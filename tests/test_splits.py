@@ -14,7 +14,7 @@ def test_splits_never_overlap_and_move_forward(window, refit_every):
     assert len(splits) == splitter.get_n_splits(40)
     forecast = np.concatenate([s.test for s in splits])
     np.testing.assert_array_equal(forecast, np.arange(10, 40))  # each sample once, in order
-    for prev, cur in zip(splits, splits[1:]):
+    for prev, cur in zip(splits, splits[1:], strict=False):
         assert cur.test[0] > prev.test[-1]
         assert cur.train[-1] >= prev.train[-1]
     for s in splits:
@@ -35,11 +35,18 @@ def test_expanding_starts_at_zero_and_rolling_keeps_its_length():
 
 def test_rolling_first_window_is_min_train_size_when_train_size_missing():
     roll = list(WalkForward(min_train_size=4, window="rolling").split(8))
-    assert [tuple(s.train) for s in roll] == [(0, 1, 2, 3), (1, 2, 3, 4), (2, 3, 4, 5), (3, 4, 5, 6)]
+    assert [tuple(s.train) for s in roll] == [
+        (0, 1, 2, 3),
+        (1, 2, 3, 4),
+        (2, 3, 4, 5),
+        (3, 4, 5, 6),
+    ]
 
 
 def test_too_few_samples_message():
-    with pytest.raises(ValueError, match=r"Too few samples=10 for min_train_size=10: need at least 11"):
+    with pytest.raises(
+        ValueError, match=r"Too few samples=10 for min_train_size=10: need at least 11"
+    ):
         list(WalkForward(min_train_size=10).split(10))
 
 
