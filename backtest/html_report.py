@@ -63,6 +63,8 @@ class RunOutputs:
         Where ``comparison.md``/``comparison.csv`` were found, if anywhere.
     comparison_verdict : str
         The text under ``## Verdict`` in ``comparison.md`` ('' if none).
+    other_comparison : Path or None
+        A folder holding a comparison of other runs that does not include this one.
     """
 
     run_dir: Path
@@ -76,6 +78,7 @@ class RunOutputs:
     portfolio_returns: pd.DataFrame | None
     comparison_dir: Path | None
     comparison_verdict: str
+    other_comparison: Path | None = None
 
     def path(self, name: str) -> Path:
         """A file of the run directory."""
@@ -123,12 +126,32 @@ def _read_csv(path: Path, index: str | None = None) -> pd.DataFrame | None:
     return frame
 
 
+def _covers(folder: Path, run_dir: Path) -> bool:
+    """Whether the comparison in ``folder`` includes ``run_dir`` (True if it does not say)."""
+    try:
+        listed = json.loads((folder / "comparison.json").read_text(encoding="utf-8"))["run_dirs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return True
+    # Paths were recorded as given on the command line, maybe relative to another working
+    # directory: a same-named run directory counts unless it resolves elsewhere.
+    here = run_dir.resolve()
+    for entry in map(Path, listed):
+        if entry.resolve() == here or (not entry.is_absolute() and entry.name == run_dir.name):
+            return True
+    return False
+
+
+def _comparison_folders(run_dir: Path) -> list[Path]:
+    return [
+        folder
+        for folder in (run_dir, run_dir.parent)
+        if any((folder / name).is_file() for name in COMPARISON_FILES[:2])
+    ]
+
+
 def find_comparison(run_dir: Path) -> Path | None:
-    """The run directory or its parent, whichever holds comparison outputs (run first)."""
-    for folder in (run_dir, run_dir.parent):
-        if any((folder / name).is_file() for name in COMPARISON_FILES[:2]):
-            return folder
-    return None
+    """The run directory or its parent, whichever holds a comparison covering this run."""
+    return next((f for f in _comparison_folders(run_dir) if _covers(f, run_dir)), None)
 
 
 def load_run(run_dir: str | Path) -> RunOutputs:
@@ -169,6 +192,9 @@ def load_run(run_dir: str | Path) -> RunOutputs:
             markdown_section(comparison_md.read_text(encoding="utf-8"), "Verdict")
             if comparison_md is not None and comparison_md.is_file()
             else ""
+        ),
+        other_comparison=next(
+            (f for f in _comparison_folders(run_dir) if f != comparison_dir), None
         ),
     )
 

@@ -276,6 +276,14 @@ def overfitting(run: RunOutputs) -> str:
             "</li></ul><p>then write this report again with "
             f"<code>python -m backtest report {esc(run.run_dir)}</code>.</p>"
         )
+        if run.other_comparison is not None:
+            parts.append(
+                paragraph(
+                    f"A comparison exists in {run.other_comparison}, but it does not include "
+                    "this run, so it is not shown.",
+                    "note",
+                )
+            )
     else:
         where = "this run directory" if folder == run.run_dir else f"{folder}"
         parts.append(paragraph(f"From the comparison written by `backtest compare` in {where}."))

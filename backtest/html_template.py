@@ -21,6 +21,10 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 Formatter = Callable[[object], str]
 
+#: Nothing but inline styles and data-URI images may load: a stray external reference fails
+#: visibly in the browser instead of phoning home from an e-mailed report.
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
 CSS = """
 :root { --ink: #1f2328; --muted: #59636e; --line: #d1d9e0; --soft: #f6f8fa;
   --accent: #0b5cad; --good: #1a7f37; --bad: #b42318; --bench: #eef1f4; }
@@ -99,6 +103,7 @@ def page(title: str, body: str) -> str:
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n"
         f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
