@@ -42,6 +42,27 @@ def available_memory() -> int | None:
     return None
 
 
+def cap_by_memory(n_workers: int, name: str = "n_jobs") -> int:
+    """Cap a worker count at what the available memory holds, warning when it does.
+
+    Each worker holds its own TensorFlow (~1 GB, :data:`WORKER_MEMORY_BYTES`); more
+    workers than memory allows would swap or be killed by the OOM killer hours into
+    a run, so the count is lowered up front with a warning naming ``name``.
+    """
+    memory = available_memory()
+    if memory is None:
+        return n_workers
+    fits = max(1, memory // WORKER_MEMORY_BYTES)
+    if n_workers > fits:
+        warnings.warn(
+            f"{name}={n_workers} workers need about {n_workers * WORKER_MEMORY_BYTES / 1e9:.0f} "
+            f"GB but {memory / 1e9:.1f} GB is available; using {name}={fits}",
+            stacklevel=3,
+        )
+        return int(fits)
+    return n_workers
+
+
 def resolve_n_jobs(n_jobs: int | None) -> int:
     """Turn ``--n-jobs`` into a worker count that fits the cores and the memory.
 
@@ -54,17 +75,7 @@ def resolve_n_jobs(n_jobs: int | None) -> int:
         n_jobs = cores
     if n_jobs < 1:
         raise ValueError(f"`n_jobs` must be a positive integer or -1 (all cores), got {n_jobs}")
-    memory = available_memory()
-    if memory is not None:
-        fits = max(1, memory // WORKER_MEMORY_BYTES)
-        if n_jobs > fits:
-            warnings.warn(
-                f"n_jobs={n_jobs} workers need about {n_jobs * WORKER_MEMORY_BYTES / 1e9:.0f} GB "
-                f"but {memory / 1e9:.1f} GB is available; using n_jobs={fits}",
-                stacklevel=2,
-            )
-            n_jobs = int(fits)
-    return n_jobs
+    return cap_by_memory(n_jobs, "n_jobs")
 
 
 def _keyed(fn: Callable[[WindowJob], dict], job: WindowJob) -> tuple[str, dict]:
