@@ -46,10 +46,10 @@ def write_forecast(
     csv = write_csv(result.tidy(), out / "forecast.csv")
     # The 'hist_mean' strategy is the hatched historical-mean bar itself.
     shrunk = rec.mu.drop(columns=[StrategyName.HIST_MEAN.value], errors="ignore")
-    title = (
-        f"{result.variant.value}: expected return for {_month_span(result)} "
-        f"(data to {live.origin:%b %Y}), historical mean vs shrunk"
-    )
+    span = f"{live.forecast_month:%b %Y}"
+    if result.horizon > 1:
+        span = f"{live.forecast_month:%b %Y}-{result.path.index[-1]:%b %Y} avg"
+    title = f"{result.variant.value}: expected return {span} (data to {live.origin:%b %Y})"
     png = charts.plot_expected_returns(rec.hist_mean, shrunk, out / "forecast.png", title)
     meta = {
         "config": config.to_dict(),
@@ -99,8 +99,14 @@ def format_forecast(result: LiveForecast) -> str:
         f"{result.panel.n_computed} computed / {result.panel.n_cached} cached",
     ]
     if result.horizon > 1:
-        path = (100 * result.path).rename(index=lambda d: f"{d:%Y-%m}")
-        lines += ["", "LSTM path, log return % per month:", path.to_string(float_format=_pct)]
+        path = (100 * result.path).rename(index=lambda d: f"{d:%Y-%m}").rename_axis(None)
+        lines += [
+            "",
+            f"LSTM path, log return % per month (its average is the forecast; the strategies "
+            f"weigh it by the one-step forecasts' past errors, as no {result.horizon}-month "
+            "errors are scored):",
+            path.to_string(float_format=_pct),
+        ]
     expected = pd.concat({"LSTM": result.lstm, "hist mean": rec.hist_mean}, axis=1).join(
         rec.mu.drop(columns=list(_RAW), errors="ignore")
     )
