@@ -8,21 +8,18 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from backtest import __version__
+from backtest.html_overfitting import overfitting
 from backtest.html_tables import (
     expected_returns_table,
     forecast_metrics_table,
     intensity_table,
     latest_weights_table,
     performance_table_html,
-    sharpe_deflation_table,
     wealth_table,
 )
-from backtest.html_template import esc, facts, figure, key_values, markdown, missing, paragraph
+from backtest.html_template import esc, facts, figure, key_values, missing, paragraph
 from backtest.html_template import section as _section
-from backtest.html_template import table as _table
 
 if TYPE_CHECKING:
     from backtest.html_report import RunOutputs
@@ -43,7 +40,11 @@ def _verdict_box(run: RunOutputs, section_id: str, heading: str) -> str:
         parts.append("<ul>" + "".join(f"<li>{esc(s)}</li>" for s in sentences[1:]) + "</ul>")
     if run.comparison_verdict:
         parts.append('<p class="label" style="margin-top:10px">Across configurations</p>')
-        parts.append(markdown(run.comparison_verdict))
+        parts.append(
+            "<ul>"
+            + "".join(f"<li>{esc(s)}</li>" for s in split_sentences(run.comparison_verdict))
+            + "</ul>"
+        )
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -255,62 +256,6 @@ def forecast_vs_realised(run: RunOutputs) -> str:
         "axis, whose scale is usually much smaller: forecasts are far less volatile than "
         "returns).",
     )
-
-
-def overfitting(run: RunOutputs) -> str:
-    """PBO and cross-configuration statistics if a comparison exists; DSR/PSR always."""
-    parts = []
-    folder = run.comparison_dir
-    if folder is None:
-        results = run.run_dir.parent
-        runs = " ".join(str(results / v) for v in ("base", "indicators", "relatives"))
-        parts.append(
-            "<p><b>No cross-configuration comparison was run</b> for this result, so there is "
-            "no Probability of Backtest Overfitting, no Diebold-Mariano test between variants "
-            "and no bootstrap interval for the Sharpe difference against 1/N here. To get them, "
-            "either</p><ul>"
-            "<li>run every variant, which compares them at the end: "
-            f"<code>python -m backtest run --variant all --results-dir {esc(results)}</code> "
-            "(with this run's other options), or</li>"
-            f"<li>compare finished runs: <code>python -m backtest compare {esc(runs)}</code>,"
-            "</li></ul><p>then write this report again with "
-            f"<code>python -m backtest report {esc(run.run_dir)}</code>.</p>"
-        )
-        if run.other_comparison is not None:
-            parts.append(
-                paragraph(
-                    f"A comparison exists in {run.other_comparison}, but it does not include "
-                    "this run, so it is not shown.",
-                    "note",
-                )
-            )
-    else:
-        where = "this run directory" if folder == run.run_dir else f"{folder}"
-        parts.append(paragraph(f"From the comparison written by `backtest compare` in {where}."))
-        if (folder / "comparison.md").is_file():
-            parts.append(markdown((folder / "comparison.md").read_text(encoding="utf-8")))
-        if (folder / "pbo_logits.png").is_file():
-            parts.append(
-                figure(
-                    folder / "pbo_logits.png",
-                    "Distribution of the CSCV logits of the in-sample winner's out-of-sample rank",
-                    "Logits of the in-sample best configuration's relative rank out of sample; "
-                    "the share at or below zero is the Probability of Backtest Overfitting.",
-                )
-            )
-        csv = folder / "comparison.csv"
-        if csv.is_file():
-            frame = pd.read_csv(csv)
-            parts.append(
-                "<details><summary>Full comparison table (comparison.csv)</summary>"
-                + _table(frame.set_index(frame.columns[0]))
-                + "</details>"
-            )
-    parts += [
-        "<h3>Deflated Sharpe ratio within this run</h3>",
-        sharpe_deflation_table(run.performance),
-    ]
-    return "\n".join(parts)
 
 
 def conclusion(run: RunOutputs) -> str:

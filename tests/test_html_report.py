@@ -167,7 +167,8 @@ def add_comparison(folder: Path, run_dirs: list[Path], charts: Path) -> None:
         "No configuration beats equal weight after deflation (PBO 0.62).\n\n"
         "## Configurations, ranked by net Sharpe ratio\n\n"
         "| configuration | sharpe | dsr |\n|---|---|---|\n| relatives:lstm | 0.900 | 0.410 |\n"
-        "\n## Probability of backtest overfitting\n\nCSCV: PBO = 0.620.\n",
+        "\n## Probability of backtest overfitting\n\nCSCV: PBO = 0.620.\n"
+        "\n## Forecast tests\n\nDiebold-Mariano and Clark-West.\n",
         encoding="utf-8",
     )
     pd.DataFrame({"configuration": ["relatives:lstm"], "sharpe": [0.9], "dsr": [0.41]}).to_csv(
@@ -345,6 +346,9 @@ def test_comparison_in_parent_is_included(run_dir, charts):
     assert "<h4>Probability of backtest overfitting</h4>" in block
     assert "<td>relatives:lstm</td>" in block
     assert len(_img_srcs(block)) == 1  # pbo_logits.png
+    pbo = block.index("<h4>Probability of backtest overfitting</h4>")
+    assert pbo < block.index("<img") < block.index("<h4>Forecast tests</h4>")
+    assert '<td class="num">0.900</td>' in block
     top = text[: text.index('id="configuration"')]
     assert "No configuration beats equal weight after deflation" in top
 
