@@ -78,10 +78,15 @@ def overfitting(run: RunOutputs) -> str:
         parts += [markdown(head), logits, markdown(tail)]
         csv = folder / "comparison.csv"
         if csv.is_file():
-            frame = pd.read_csv(csv)
+            try:
+                frame = pd.read_csv(csv)
+                full = _table(frame.set_index(frame.columns[0]))
+            except (ValueError, IndexError, UnicodeDecodeError) as exc:
+                # A damaged side file should not cost the reader the rest of the report.
+                full = paragraph(f"comparison.csv could not be read ({exc}).", "missing")
             parts.append(
                 "<details><summary>Full comparison table (comparison.csv)</summary>"
-                + _table(frame.set_index(frame.columns[0]))
+                + full
                 + "</details>"
             )
     parts += [

@@ -361,6 +361,20 @@ def test_comparison_of_other_runs_is_not_taken_for_this_one(run_dir, tmp_path, c
     assert "does not include this run" in text
 
 
+def test_damaged_comparison_csv_does_not_sink_the_report(run_dir, charts):
+    add_comparison(run_dir.parent, [run_dir], charts)
+    (run_dir.parent / "comparison.csv").write_text("", encoding="utf-8")
+    text = write_report(run_dir).read_text(encoding="utf-8")
+    assert "comparison.csv could not be read" in text
+    assert "<h4>Probability of backtest overfitting</h4>" in text
+
+
+def test_unparseable_config_is_named(run_dir):
+    (run_dir / "config.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"cannot parse .*config\.json.*rerun the backtest"):
+        load_run(run_dir)
+
+
 def test_write_is_atomic_and_idempotent(run_dir):
     first = write_report(run_dir).read_bytes()
     second = write_report(run_dir).read_bytes()
