@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 
 from backtest.engine import ForecastPanel
 from backtest.portfolio import PortfolioResult, simulate_portfolio
@@ -98,6 +97,69 @@ def views(
     return out
 
 
+@dataclass(frozen=True)
+class Decision:
+    """One rebalancing decision: each strategy's expected returns and each portfolio's weights.
+
+    Attributes
+    ----------
+    origin : Timestamp
+        Decision date.
+    hist_mean : Series of shape (n_assets,)
+        Historical mean log return of the view's window.
+    mu, mu_simple, intensity : DataFrame of shape (n_assets, n_strategies)
+        Shrunk expected monthly log return, its simple-return equivalent, and the weight on
+        the shrinkage target (0 = historical mean).
+    weights : DataFrame of shape (n_assets, n_strategies + n_benchmarks)
+        Mean-variance weights of each strategy, then minimum variance and 1/N.
+    benchmarks : tuple of str
+        Which columns of ``weights`` are benchmarks.
+    """
+
+    origin: pd.Timestamp
+    hist_mean: pd.Series
+    mu: pd.DataFrame
+    mu_simple: pd.DataFrame
+    intensity: pd.DataFrame
+    weights: pd.DataFrame
+    benchmarks: tuple[str, ...] = (MIN_VARIANCE, EQUAL_WEIGHT)
+
+
+def decide(
+    origin: pd.Timestamp,
+    view: MarketView,
+    tickers: Sequence[str],
+    strategies: Sequence[str],
+    risk_aversion: float,
+    max_weight: float,
+) -> Decision:
+    """Shrink, convert and allocate at one rebalancing date, for every strategy and benchmark."""
+    label = f"{origin:%Y-%m-%d}"
+    cov_log = view.sample_covariance
+    cov_simple = ledoit_wolf_covariance(np.expm1(view.returns))
+    mean_variance = MeanVariance(risk_aversion=risk_aversion, max_weight=max_weight)
+    mu, mu_simple, intensity, weights = {}, {}, {}, {}
+    for name in strategies:
+        est = make_strategy(name).fit(view)
+        mu[name] = est.mu_
+        mu_simple[name] = simple_expected_returns(est.mu_, cov_log)
+        intensity[name] = np.broadcast_to(np.asarray(est.intensity_, float), (len(tickers),))
+        weights[name] = mean_variance.allocate(mu_simple[name], cov_simple, label=label)
+    weights[MIN_VARIANCE] = MinimumVariance(max_weight=max_weight).allocate(
+        view.historical_mean, cov_simple, label=label
+    )
+    weights[EQUAL_WEIGHT] = EqualWeight().allocate(view.historical_mean, cov_simple, label=label)
+    index = pd.Index(list(tickers), name="ticker")
+    return Decision(
+        origin=origin,
+        hist_mean=pd.Series(view.historical_mean, index=index),
+        mu=pd.DataFrame(mu, index=index),
+        mu_simple=pd.DataFrame(mu_simple, index=index),
+        intensity=pd.DataFrame(intensity, index=index),
+        weights=pd.DataFrame(weights, index=index),
+    )
+
+
 def backtest_strategies(
     panel: ForecastPanel,
     target_returns: pd.DataFrame,
@@ -126,40 +188,36 @@ def backtest_strategies(
         Monthly log returns of a market ETF (SPY), held as a buy-and-hold benchmark.
     """
     tickers = list(panel.lstm.columns)
-    fitted = {name: make_strategy(name) for name in strategies}
-    mean_variance = MeanVariance(risk_aversion=risk_aversion, max_weight=max_weight)
-    min_variance = MinimumVariance(max_weight=max_weight)
-    weights: dict[str, list[np.ndarray]] = {n: [] for n in [*fitted, MIN_VARIANCE, EQUAL_WEIGHT]}
-    rows = []
-    origins = []
-    for (origin, view), date in zip(views(panel, target_returns), panel.lstm.index, strict=True):
-        label = f"{origin:%Y-%m-%d}"
-        cov_log = view.sample_covariance
-        cov_simple = ledoit_wolf_covariance(np.expm1(view.returns))
-        for name, template in fitted.items():
-            est = clone(template).fit(view)
-            mu_simple = simple_expected_returns(est.mu_, cov_log)
-            weights[name].append(mean_variance.allocate(mu_simple, cov_simple, label=label))
-            intensity = np.broadcast_to(np.asarray(est.intensity_, float), (len(tickers),))
-            for j, ticker in enumerate(tickers):
-                rows.append((origin, date, ticker, name, est.mu_[j], mu_simple[j], intensity[j]))
-        weights[MIN_VARIANCE].append(
-            min_variance.allocate(view.historical_mean, cov_simple, label=label)
+    decisions = [
+        decide(origin, view, tickers, strategies, risk_aversion, max_weight)
+        for origin, view in views(panel, target_returns)
+    ]
+    rows = [
+        (
+            d.origin,
+            date,
+            ticker,
+            name,
+            d.mu.at[ticker, name],
+            d.mu_simple.at[ticker, name],
+            d.intensity.at[ticker, name],
         )
-        weights[EQUAL_WEIGHT].append(
-            EqualWeight().allocate(view.historical_mean, cov_simple, label=label)
-        )
-        origins.append(origin)
+        for d, date in zip(decisions, panel.lstm.index, strict=True)
+        for name in d.mu.columns
+        for ticker in tickers
+    ]
     expected = pd.DataFrame(
         rows, columns=["origin", "date", "ticker", "strategy", "mu", "mu_simple", "intensity"]
     )
     realised_simple = np.expm1(target_returns[tickers])
-    index = pd.DatetimeIndex(origins, name="origin")
+    index = pd.DatetimeIndex([d.origin for d in decisions], name="origin")
     results = {
         name: simulate_portfolio(
-            pd.DataFrame(w, index=index, columns=tickers), realised_simple, cost_bps
+            pd.DataFrame([d.weights[name] for d in decisions], index=index),
+            realised_simple,
+            cost_bps,
         )
-        for name, w in weights.items()
+        for name in decisions[0].weights.columns
     }
     benchmarks = [MIN_VARIANCE, EQUAL_WEIGHT]
     if market_returns is not None:

@@ -13,51 +13,16 @@ checks it against :func:`backtest.rebalance.backtest_strategies` at a past origi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from backtest.engine import ForecastPanel
-from backtest.rebalance import EQUAL_WEIGHT, MIN_VARIANCE, views
-from strategies import (
-    EqualWeight,
-    MeanVariance,
-    MinimumVariance,
-    ledoit_wolf_covariance,
-    make_strategy,
-    simple_expected_returns,
-)
+from backtest.rebalance import Decision, decide, views
 
 __all__ = ["Recommendation", "recommend"]
 
-
-@dataclass(frozen=True)
-class Recommendation:
-    """One rebalancing decision: every strategy's expected returns and every portfolio's weights.
-
-    Attributes
-    ----------
-    origin : Timestamp
-        Decision date (the last month of data).
-    hist_mean : Series of shape (n_assets,)
-        Historical mean log return of the view's window.
-    mu, mu_simple, intensity : DataFrame of shape (n_assets, n_strategies)
-        Shrunk expected monthly log return, its simple-return equivalent, and the weight on
-        the shrinkage target (0 = historical mean).
-    weights : DataFrame of shape (n_assets, n_strategies + n_benchmarks)
-        Mean-variance weights of each strategy, then the benchmarks' weights.
-    benchmarks : tuple of str
-        Which columns of ``weights`` are benchmarks.
-    """
-
-    origin: pd.Timestamp
-    hist_mean: pd.Series
-    mu: pd.DataFrame
-    mu_simple: pd.DataFrame
-    intensity: pd.DataFrame
-    weights: pd.DataFrame
-    benchmarks: tuple[str, ...]
+Recommendation = Decision
+"""A recommendation is one :class:`backtest.rebalance.Decision`, for the live month."""
 
 
 def recommend(
@@ -81,29 +46,4 @@ def recommend(
         Mean-variance settings (``max_weight`` also caps minimum variance).
     """
     origin, view = views(panel, target_returns)[-1]
-    tickers = list(panel.lstm.columns)
-    label = f"{origin:%Y-%m-%d}"
-    cov_log = view.sample_covariance
-    cov_simple = ledoit_wolf_covariance(np.expm1(view.returns))
-    mean_variance = MeanVariance(risk_aversion=risk_aversion, max_weight=max_weight)
-    mu, mu_simple, intensity, weights = {}, {}, {}, {}
-    for name in strategies:
-        est = make_strategy(name).fit(view)
-        mu[name] = est.mu_
-        mu_simple[name] = simple_expected_returns(est.mu_, cov_log)
-        intensity[name] = np.broadcast_to(np.asarray(est.intensity_, float), (len(tickers),))
-        weights[name] = mean_variance.allocate(mu_simple[name], cov_simple, label=label)
-    weights[MIN_VARIANCE] = MinimumVariance(max_weight=max_weight).allocate(
-        view.historical_mean, cov_simple, label=label
-    )
-    weights[EQUAL_WEIGHT] = EqualWeight().allocate(view.historical_mean, cov_simple, label=label)
-    frame = lambda d: pd.DataFrame(d, index=pd.Index(tickers, name="ticker"))  # noqa: E731
-    return Recommendation(
-        origin=origin,
-        hist_mean=pd.Series(view.historical_mean, index=tickers),
-        mu=frame(mu),
-        mu_simple=frame(mu_simple),
-        intensity=frame(intensity),
-        weights=frame(weights),
-        benchmarks=(MIN_VARIANCE, EQUAL_WEIGHT),
-    )
+    return decide(origin, view, list(panel.lstm.columns), strategies, risk_aversion, max_weight)
