@@ -22,6 +22,20 @@ RUN_FILES = ("config.json", "portfolio_returns.csv", "performance.csv", "forecas
 BENCHMARKS = (EQUAL_WEIGHT, MIN_VARIANCE, MARKET)
 SHARED = "all"
 """Variant label of a configuration that is the same in every run (benchmarks)."""
+_ATOL = 1e-12
+
+
+def _identical_groups(series: list[pd.Series]) -> list[list[int]]:
+    """Indices of ``series`` grouped by identical values (NaN equal to NaN), in first-seen order."""
+    groups: list[list[int]] = []
+    for i, s in enumerate(series):
+        for g in groups:
+            if np.allclose(s, series[g[0]], rtol=0, atol=_ATOL, equal_nan=True):
+                g.append(i)
+                break
+        else:
+            groups.append([i])
+    return groups
 
 
 @dataclass(frozen=True)
@@ -167,9 +181,10 @@ def configuration_returns(
     Benchmarks (equal weight, minimum variance, SPY) do not use the forecasts: each is one
     column, named by the strategy, with variant :data:`SHARED`, taken from the first run
     that has it. A forecast strategy is one column per run, named ``variant/strategy``,
-    unless its returns are identical in every run (e.g. the historical-mean baseline when
-    all variants cover the same training months): then it too counts as one configuration,
-    since repeating a column is not another trial.
+    except that runs in which its returns are identical (e.g. the historical-mean baseline
+    of variants that cover the same training months) share one column, named
+    ``a+b/strategy``, or just ``strategy`` with variant :data:`SHARED` when every run agrees:
+    repeating a column is not another trial.
     """
     dates = runs[0].net.index
     for run in runs[1:]:
@@ -190,24 +205,28 @@ def configuration_returns(
         having = [(lab, r) for lab, r in zip(labels, runs, strict=True) if strategy in r.net]
         series = [r.net[strategy].reindex(dates) for _, r in having]
         role = having[0][1].roles[strategy]
-        same = len(having) == len(runs) and all(
-            np.allclose(s, series[0], rtol=0, atol=1e-12, equal_nan=True) for s in series[1:]
-        )
-        if role == "benchmark" or (same and len(runs) > 1):
+        if role == "benchmark":
             columns[strategy] = series[0]
             meta[strategy] = (SHARED, strategy, role)
-            if not same:
-                gap = max(float(np.nanmax(np.abs(s - series[0]))) for s in series[1:])
+            gap = max((float(np.nanmax(np.abs(s - series[0]))) for s in series[1:]), default=0)
+            if gap > _ATOL:
                 notes.append(
-                    f"benchmark {strategy} differs across runs (max |diff| {gap:.2g}); the "
-                    f"first run's ({having[0][0]}) is used."
+                    f"benchmark {strategy} differs across runs (max |diff| {gap:.2g}; e.g. each "
+                    f"run pays its entry costs in its own first month); the first run's "
+                    f"({having[0][0]}) is used."
                 )
-            elif role != "benchmark":
-                notes.append(f"{strategy} has identical returns in every run: one configuration.")
             continue
-        for (label, _), s in zip(having, series, strict=True):
-            columns[f"{label}/{strategy}"] = s
-            meta[f"{label}/{strategy}"] = (label, strategy, role)
+        for group in _identical_groups(series):
+            members = [having[i][0] for i in group]
+            variant = SHARED if len(group) == len(runs) > 1 else "+".join(members)
+            name = strategy if variant == SHARED else f"{variant}/{strategy}"
+            columns[name] = series[group[0]]
+            meta[name] = (variant, strategy, role)
+            if len(group) > 1:
+                notes.append(
+                    f"{strategy} has identical returns in {', '.join(members)}: one "
+                    "configuration, not several."
+                )
     returns = pd.DataFrame(columns)
     complete = returns.notna().all(axis=1)
     if not complete.all():

@@ -157,9 +157,13 @@ def sharpe_table(
     rows = []
     for col in excess.columns:
         r = excess[col].to_numpy()
-        ci = sharpe_difference_ci(
-            r, base, n_boot=n_boot, mean_block=mean_block, alpha=alpha, random_state=random_state
-        )
+        # On very short samples a resample can repeat one month (zero std): its Sharpe is NaN
+        # and so is the interval; the caller reports that in words instead of a warning.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ci = sharpe_difference_ci(
+                r, base, n_boot=n_boot, mean_block=mean_block, alpha=alpha,
+                random_state=random_state,
+            )  # fmt: skip
         rows.append([
             sharpe_ratio(returns[col].to_numpy(), risk_free), ci.difference, ci.ci_low,
             ci.ci_high, ci.p_value, deflated_sharpe_ratio(r, n_configs, var_sr),

@@ -155,6 +155,21 @@ def test_benchmarks_enter_once_and_identical_strategies_merge(tmp_path, rng):
     assert any("hist_mean has identical returns" in n for n in res.notes)
 
 
+def test_strategy_identical_in_some_runs_merges_those(tmp_path, rng):
+    dirs = make_grid(tmp_path, rng)
+    base = pd.read_csv(dirs[0] / "portfolio_returns.csv")
+    rel = pd.read_csv(dirs[2] / "portfolio_returns.csv")
+    mask = rel["strategy"] == "hist_mean"
+    rel.loc[mask, "net"] = base.loc[base["strategy"] == "hist_mean", "net"].to_numpy()
+    rel.to_csv(dirs[2] / "portfolio_returns.csv", index=False)
+    res = compare_runs(dirs, n_boot=100)
+    assert res.n_configurations == 3 * 3 - 1 + 3
+    assert res.table.loc["base+relatives/hist_mean", "variant"] == "base+relatives"
+    assert "indicators/hist_mean" in res.table.index
+    assert "base/hist_mean" not in res.table.index
+    assert any("hist_mean has identical returns in base, relatives" in n for n in res.notes)
+
+
 def test_differing_benchmark_is_noted(tmp_path, rng):
     dirs = make_grid(tmp_path, rng)
     pr = pd.read_csv(dirs[1] / "portfolio_returns.csv")
