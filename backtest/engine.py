@@ -146,6 +146,15 @@ def prepare(config: RunConfig, prices: pd.DataFrame) -> tuple[Sequences, tuple[s
             f"monthly prices, the data has {len(prices)} ({prices.index[0]:%Y-%m} .. "
             f"{prices.index[-1]:%Y-%m}); widen --start/--end or lower --min-train/--lookback"
         )
+    months = pd.PeriodIndex(prices.index, freq="M")
+    steps = np.diff(months.asi8)
+    if (steps != 1).any():
+        k = int(np.argmax(steps != 1))
+        # A missing month would silently pair a sequence with the return two months on.
+        raise ValueError(
+            f"`prices` must hold consecutive months, one row each: {months[k]} is followed by "
+            f"{months[k + 1]}; fill the gap, or load the prices with backtest.data.load_prices"
+        )
     feature_set = build_features(config.variant, prices, config.targets, config.relatives)
     return make_sequences(feature_set, config.model.lookback), feature_set.notes
 
