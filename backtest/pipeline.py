@@ -17,6 +17,7 @@ from backtest.config import RunConfig
 from backtest.data import PriceData, load_prices
 from backtest.engine import ForecastPanel, walk_forward
 from backtest.features import log_returns
+from backtest.html_report import write_report
 from backtest.rebalance import MARKET, StrategyBacktest, backtest_strategies
 from backtest.reports import (
     verdict,
@@ -199,8 +200,14 @@ def run_command(args: argparse.Namespace, config: RunConfig, variants: list[str]
         with results_dir(args.results_dir / name) as out:
             panel, _, metrics, performance = run_variant(cfg, data, args, runner, out)
             print_summary(variant, panel, metrics, performance, out)
+            if len(variants) == 1:
+                print(f"report: {write_report(out)}")
         run_dirs.append(args.results_dir / name)
     if len(run_dirs) > 1:
         from backtest.comparison import compare_command
 
+        # The reports come last so that each includes the cross-variant comparison.
         compare_command(run_dirs, None)
+        for run_dir in run_dirs:
+            with results_dir(run_dir) as out:
+                print(f"report: {write_report(out)}")
