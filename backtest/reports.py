@@ -93,8 +93,10 @@ def write_strategy_outputs(
     write_csv(performance.reset_index(), out / "performance.csv")
 
     strategies = [s for s in backtest.results if s not in backtest.benchmarks]
+    # One colour per strategy across every chart, whatever subset a chart shows.
+    colors = charts.strategy_colors(strategies)
     charts.plot_equity_curves(
-        net, out / "equity_curves.png", benchmarks=[*backtest.benchmarks, BASELINE]
+        net, out / "equity_curves.png", benchmarks=[*backtest.benchmarks, BASELINE], colors=colors
     )
     charts.plot_weights_grid(
         {s: backtest.results[s].weights for s in [*strategies, *backtest.benchmarks[:2]]},
@@ -103,7 +105,7 @@ def write_strategy_outputs(
     intensity = backtest.expected.pivot_table(
         index="origin", columns="strategy", values="intensity", aggfunc="mean"
     )
-    charts.plot_intensity(intensity[strategies], out / "shrinkage_intensity.png")
+    charts.plot_intensity(intensity[strategies], out / "shrinkage_intensity.png", colors=colors)
     last = backtest.expected[backtest.expected.origin == backtest.expected.origin.max()]
     shrunk = last.pivot(index="ticker", columns="strategy", values="mu")[strategies]
     charts.plot_expected_returns(
@@ -111,11 +113,13 @@ def write_strategy_outputs(
         shrunk.drop(columns=[BASELINE], errors="ignore"),
         out / "expected_returns.png",
         f"Expected returns at {last.origin.max():%Y-%m}: historical mean vs shrunk",
+        colors=colors,
     )
     charts.plot_expected_returns_over_time(
         backtest.expected[["date", "ticker", "strategy", "mu"]],
         out / "expected_returns_over_time.png",
         benchmarks=(BASELINE,),
+        colors=colors,
     )
     return performance
 
