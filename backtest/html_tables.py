@@ -11,6 +11,10 @@ from backtest.html_template import Formatter, esc, fmt_int, fmt_num, fmt_pct, pa
 
 _P = fmt_pct(1)
 
+#: backtest.rebalance.EQUAL_WEIGHT, spelled out: importing rebalance pulls in scikit-learn,
+#: seconds of start-up for a command that only reads files (a test keeps the two equal).
+EQUAL_WEIGHT = "equal_weight"
+
 PERFORMANCE_COLUMNS: dict[str, tuple[str, Formatter, str]] = {
     "role": ("Role", str, "strategy, baseline or benchmark"),
     "cagr": ("CAGR", _P, "compound annual growth rate of net wealth"),
@@ -206,12 +210,19 @@ def sharpe_deflation_table(performance: pd.DataFrame) -> str:
         best = performance["sharpe"].idxmax()
         dsr = float(performance.loc[best, "dsr"])
         said = (
-            "its edge survives deflation at the 5% level"
+            "its Sharpe ratio stays significantly above zero after that deflation (5% level)"
             if dsr >= 0.95
-            else "not significant at 5% once deflated for the configurations tried"
+            else "its Sharpe ratio is not significantly above zero once deflated for the "
+            "configurations tried"
             if dsr == dsr
             else "DSR undefined (too few configurations to estimate the Sharpe variance)"
         )
+        if EQUAL_WEIGHT in performance.index and best != EQUAL_WEIGHT:
+            ew = performance.loc[EQUAL_WEIGHT]
+            said += (
+                f"; that is a test against luck, not against equal weight (1/N: Sharpe "
+                f"{ew['sharpe']:.2f}, DSR {ew['dsr']:.3f})"
+            )
         parts.append(
             f"<p><b>Best in this run: {esc(best)}</b> (Sharpe "
             f"{performance.loc[best, 'sharpe']:.2f}, DSR {dsr:.3f}): {esc(said)}.</p>"

@@ -415,6 +415,19 @@ def test_markdown_section_and_sentences():
     ]
 
 
+def test_equal_weight_name_matches_the_engine():
+    from backtest import html_tables, rebalance
+
+    assert html_tables.EQUAL_WEIGHT == rebalance.EQUAL_WEIGHT
+
+
+def test_best_configuration_is_read_against_equal_weight(run_dir):
+    text = write_report(run_dir).read_text(encoding="utf-8")
+    block = text[text.index('id="overfitting"') : text.index('id="conclusion"')]
+    assert "<b>Best in this run: lstm</b>" in block
+    assert "not against equal weight (1/N: Sharpe" in block
+
+
 def test_png_data_uri_rejects_non_png():
     with pytest.raises(ValueError, match=r"expected PNG bytes"):
         png_data_uri(b"GIF89a....")
