@@ -61,6 +61,18 @@ def overfitting(run: RunOutputs) -> str:
             f"<p>From the comparison written by <code>python -m backtest compare</code> "
             f"in {esc(where)}.</p>"
         )
+        written = max(
+            (folder / n).stat().st_mtime
+            for n in ("comparison.md", "comparison.csv")
+            if (folder / n).is_file()
+        )
+        if written < run.path("config.json").stat().st_mtime:
+            parts.append(
+                '<p class="missing">This comparison was written before this run finished, so '
+                "its numbers may describe an earlier version of the run: run "
+                "<code>python -m backtest compare</code> on the same run directories again, "
+                "then write this report again.</p>"
+            )
         logits = (
             figure(
                 folder / "pbo_logits.png",

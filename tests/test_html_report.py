@@ -4,6 +4,7 @@ import base64
 import html
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -351,6 +352,17 @@ def test_comparison_in_parent_is_included(run_dir, charts):
     assert '<td class="num">0.900</td>' in block
     top = text[: text.index('id="configuration"')]
     assert "No configuration beats equal weight after deflation" in top
+
+
+def test_comparison_older_than_the_run_is_flagged(run_dir, charts):
+    add_comparison(run_dir.parent, [run_dir], charts)
+    text = write_report(run_dir).read_text(encoding="utf-8")
+    assert "written before this run finished" not in text
+    stamp = (run_dir / "config.json").stat().st_mtime
+    for name in ("comparison.md", "comparison.csv"):
+        os.utime(run_dir.parent / name, (stamp - 3600, stamp - 3600))
+    text = write_report(run_dir).read_text(encoding="utf-8")
+    assert "written before this run finished" in text
 
 
 def test_comparison_of_other_runs_is_not_taken_for_this_one(run_dir, tmp_path, charts):
