@@ -12,6 +12,7 @@ from backtest.cache import default_cache_dir
 from backtest.config import RunConfig, config_from_mapping, load_toml
 from backtest.features import Variant
 from backtest.splits import WindowKind
+from backtest.study_cli import add_simulate_arguments
 
 _ALL = "all"
 
@@ -140,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report = sub.add_parser("report", help="write a self-contained report.html of a run")
     report.add_argument("run_dir", type=Path)
+    simulate = sub.add_parser(
+        "simulate", help="known-truth study: the engine on synthetic markets with a planted signal"
+    )
+    add_simulate_arguments(simulate)
     return parser
 
 
@@ -166,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
                 from backtest.html_report import report_command
 
                 report_command(args.run_dir)
+            case "simulate":
+                from backtest.study_cli import simulate_command
+
+                simulate_command(args)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
