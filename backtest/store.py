@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 _CHECKSUM = "__sha256__"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def digest(*parts: object) -> str:
@@ -44,6 +46,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp creates 0600 files; results are for sharing, so use the usual umask mode.
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -172,3 +172,16 @@ def test_hist_mean_is_the_training_window_mean(rng):
     tidy = panel.tidy()
     assert set(tidy.model) == {"lstm", "hist_mean"}
     assert len(tidy) == 2 * 3 * len(panel.lstm)
+
+
+def test_atomic_writes_leave_shareable_whole_files(tmp_path):
+    import os
+    import stat
+
+    from backtest.store import atomic_write_text
+
+    path = tmp_path / "sub" / "out.csv"
+    atomic_write_text(path, "a,b\n1,2\n")
+    assert path.read_text() == "a,b\n1,2\n"
+    assert stat.S_IMODE(os.stat(path).st_mode) & 0o044  # readable by others, like open()
+    assert [p.name for p in path.parent.iterdir()] == ["out.csv"]  # no temporary left behind
