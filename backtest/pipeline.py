@@ -121,7 +121,7 @@ def _bad(name: str) -> str:
 
 def run_variant(
     config: RunConfig, data: PriceData, args: argparse.Namespace, runner, out: Path
-) -> tuple[ForecastPanel, StrategyBacktest, pd.DataFrame, pd.DataFrame]:
+) -> tuple[ForecastPanel, StrategyBacktest, pd.DataFrame, pd.DataFrame, str]:
     """One variant, start to finish, writing everything under ``out``."""
     cache_dir = args.cache_dir or default_cache_dir()
     store = WindowStore(cache_dir / "windows")
@@ -146,7 +146,7 @@ def run_variant(
     )
     metrics = write_forecast_outputs(panel, out)
     performance = write_strategy_outputs(backtest, out, config.risk_free)
-    text = verdict(metrics, performance)
+    text = verdict(metrics, performance, backtest.frame("net"), config.random_state)
     write_summary(
         out, f"Walk-forward backtest, variant '{config.variant.value}'", metrics, performance, text
     )
@@ -163,11 +163,16 @@ def run_variant(
             "windows": {"cached": panel.n_cached, "computed": panel.n_computed},
         },
     )
-    return panel, backtest, metrics, performance
+    return panel, backtest, metrics, performance, text
 
 
 def print_summary(
-    variant: str, panel: ForecastPanel, metrics: pd.DataFrame, performance: pd.DataFrame, out: Path
+    variant: str,
+    panel: ForecastPanel,
+    metrics: pd.DataFrame,
+    performance: pd.DataFrame,
+    text: str,
+    out: Path,
 ) -> None:
     """A short table for the terminal."""
     cols = ["n_months", "rmse", "r2_os_vs_mean", "r2_os_vs_zero", "directional_accuracy", "cw_p"]
@@ -181,7 +186,7 @@ def print_summary(
         print(metrics[cols].to_string())
         print()
         print(performance[perf_cols].to_string())
-        print(f"\n{verdict(metrics, performance)}")
+        print(f"\n{text}")
         print(f"results: {out}/")
 
 
@@ -198,8 +203,8 @@ def run_command(args: argparse.Namespace, config: RunConfig, variants: list[str]
         if args.run_name and len(variants) > 1:
             name = f"{args.run_name}-{variant}"
         with results_dir(args.results_dir / name) as out:
-            panel, _, metrics, performance = run_variant(cfg, data, args, runner, out)
-            print_summary(variant, panel, metrics, performance, out)
+            panel, _, metrics, performance, text = run_variant(cfg, data, args, runner, out)
+            print_summary(variant, panel, metrics, performance, text, out)
             if len(variants) == 1:
                 print(f"report: {write_report(out)}")
         run_dirs.append(args.results_dir / name)

@@ -14,6 +14,7 @@ import pandas as pd
 from backtest import charts
 from backtest.engine import ForecastPanel
 from backtest.metrics import forecast_metrics
+from backtest.overfitting import sharpe_difference_ci
 from backtest.performance import performance_table
 from backtest.rebalance import BASELINE, EQUAL_WEIGHT, StrategyBacktest
 from backtest.store import atomic_write_text
@@ -124,8 +125,17 @@ def write_strategy_outputs(
     return performance
 
 
-def verdict(metrics: pd.DataFrame, performance: pd.DataFrame | None) -> str:
-    """Plain words on what beat what; says so when nothing beat the simple baselines."""
+def verdict(
+    metrics: pd.DataFrame,
+    performance: pd.DataFrame | None,
+    net: pd.DataFrame | None = None,
+    random_state: int = 0,
+) -> str:
+    """Plain words on what beat what; says so when nothing beat the simple baselines.
+
+    With the strategies' ``net`` returns, the best strategy's Sharpe ratio is compared
+    with 1/N's by a seeded stationary bootstrap, so "beat" is qualified by its interval.
+    """
     pooled = metrics.loc["pooled"]
     lines = []
     r2 = pooled["r2_os_vs_mean"]
@@ -150,39 +160,42 @@ def verdict(metrics: pd.DataFrame, performance: pd.DataFrame | None) -> str:
         f"It beat the mean on {len(winners)} of {len(metrics) - 1} tickers"
         + (f" ({', '.join(winners)})." if winners else ".")
     )
-    if performance is not None:
-        best = performance.index[0]
-        sr = performance["sharpe"]
-        lines.append(
-            f"Best Sharpe ratio net of costs: {best} ({sr.iloc[0]:.2f}, deflated Sharpe "
-            f"{performance['dsr'].iloc[0]:.2f})."
-        )
-        if EQUAL_WEIGHT in sr:
-            beat_ew = [
-                s
-                for s in sr.index
-                if sr[s] > sr[EQUAL_WEIGHT] and performance.loc[s, "role"] != "benchmark"
-            ]
-            if beat_ew:
-                lines.append(
-                    f"Beat 1/N ({sr[EQUAL_WEIGHT]:.2f}) on Sharpe: {', '.join(beat_ew)}; "
-                    "whether by more than luck is for the deflated Sharpe and PBO to say."
-                )
-            else:
-                lines.append(
-                    f"No forecast strategy beat equal weight (1/N, Sharpe "
-                    f"{sr[EQUAL_WEIGHT]:.2f}) net of costs."
-                )
-        if BASELINE in sr:
-            beat = [
-                s
-                for s in sr.index
-                if sr[s] > sr[BASELINE] and performance.loc[s, "role"] == "strategy"
-            ]
+    if performance is None:
+        return " ".join(lines)
+    sr = performance["sharpe"]
+    roles = performance["role"]
+    candidates = [s for s in sr.index if roles[s] != "benchmark"]
+    best = candidates[0]
+    lines.append(f"Best Sharpe ratio net of costs among the strategies: {best} ({sr[best]:.2f}).")
+    if EQUAL_WEIGHT in sr:
+        beat_ew = [s for s in candidates if sr[s] > sr[EQUAL_WEIGHT]]
+        if not beat_ew:
             lines.append(
-                "Shrinkage strategies that beat mean-variance on the raw historical mean "
-                f"({sr[BASELINE]:.2f}): " + (", ".join(beat) if beat else "none") + "."
+                f"No strategy beat equal weight (1/N, Sharpe {sr[EQUAL_WEIGHT]:.2f}) net of costs."
             )
+        else:
+            lines.append(f"Above 1/N's Sharpe ({sr[EQUAL_WEIGHT]:.2f}): {', '.join(beat_ew)}.")
+            if net is not None:
+                ci = sharpe_difference_ci(
+                    net[best].to_numpy(), net[EQUAL_WEIGHT].to_numpy(), random_state=random_state
+                )
+                if ci.ci_low > 0:
+                    lines.append(
+                        f"{best}'s Sharpe exceeds 1/N's by {ci.difference:.2f} (95% block-"
+                        f"bootstrap interval {ci.ci_low:.2f} to {ci.ci_high:.2f})."
+                    )
+                else:
+                    lines.append(
+                        f"But {best}'s edge over 1/N, {ci.difference:+.2f} in Sharpe, is within "
+                        f"noise (95% block-bootstrap interval {ci.ci_low:.2f} to "
+                        f"{ci.ci_high:.2f}): it does not reliably beat 1/N."
+                    )
+    if BASELINE in sr:
+        beat = [s for s in candidates if sr[s] > sr[BASELINE] and roles[s] == "strategy"]
+        lines.append(
+            "Strategies with a higher Sharpe than mean-variance on the raw historical mean "
+            f"({sr[BASELINE]:.2f}): " + (", ".join(beat) if beat else "none") + "."
+        )
     return " ".join(lines)
 
 
