@@ -111,11 +111,16 @@ def findings(result: StudyResult) -> list[str]:
     if strongest > 0:
         row = table.loc[strongest]
         ceiling = row["known_signal_r2_os"]
-        share = row["r2_os"] / ceiling if ceiling > 0 else np.nan
+        recovered = (
+            f"it recovers {row['r2_os'] / ceiling:.0%} of what was there to find"
+            if row["r2_os"] > 0 and ceiling > 0
+            else "it still loses to the historical mean, so none of the signal reaches the "
+            "forecasts"
+        )
         lines.append(
             f"**Strongest signal (R2 = {signal_label(strongest)}).** The LSTM's R2_OS averages "
-            f"{row['r2_os']:.4f} against {row['known_signal_r2_os']:.4f} for the known-signal "
-            f"forecast: it recovers {share:.0%} of what was there to find. The skill blend's "
+            f"{row['r2_os']:.4f} against {ceiling:.4f} for the known-signal "
+            f"forecast: {recovered}. The skill blend's "
             f"weight on the LSTM is {row['skill_intensity']:.3f}"
             + (
                 f" (vs {table.loc[0.0, 'skill_intensity']:.3f} without signal)"
