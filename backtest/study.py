@@ -50,9 +50,11 @@ class StudyResult:
     Attributes
     ----------
     paths : DataFrame
-        One row per (signal, path, strategy); see :func:`evaluate_path` for the columns.
+        One row per (signal, path, strategy); columns as in
+        :func:`backtest.study_eval.evaluate_path`.
     summary : DataFrame
-        One row per (signal, strategy): means and spreads across paths (:func:`summarise`).
+        One row per (signal, strategy): means and spreads across paths
+        (:func:`backtest.study_eval.summarise`).
     model : MarketModel
         The market model every path was simulated from.
     config : RunConfig
