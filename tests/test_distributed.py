@@ -234,3 +234,53 @@ def test_local_dask_cluster_gives_forecasts_identical_to_one_job(tmp_path, share
     assert _forecasts(tmp_path / "one") == _forecasts(tmp_path / "dask")
     for name in ("portfolio_returns.csv", "weights.csv"):
         assert (tmp_path / "one" / name).read_text() == (tmp_path / "dask" / name).read_text()
+
+
+_ORPHAN_SCRIPT = """
+import os, sys, time
+from backtest.distributed import dask_runner
+
+if __name__ == "__main__":
+    with dask_runner("dask-local", None, 2) as runner:
+        print(*runner._client.run(os.getpid).values(), flush=True)
+        time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+def test_local_cluster_workers_die_with_a_killed_run(tmp_path):
+    """SIGKILL leaves no orphan workers: each exits when its parent's pipe closes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    script = tmp_path / "hold.py"
+    script.write_text(_ORPHAN_SCRIPT)
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=repo, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "PYTHONPATH": str(repo)})
+    try:
+        pids = [int(p) for p in proc.stdout.readline().split()]
+        assert len(pids) == 2 and all(psutil.pid_exists(p) for p in pids)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    def alive(pid):
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    deadline = time.monotonic() + 30
+    try:
+        while any(alive(p) for p in pids):
+            assert time.monotonic() < deadline, f"orphan Dask workers {pids} outlived the run"
+            time.sleep(0.1)
+    finally:
+        for p in filter(alive, pids):  # only our own test's workers, by id
+            os.kill(p, signal.SIGKILL)
