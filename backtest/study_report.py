@@ -81,10 +81,11 @@ def findings(result: StudyResult) -> list[str]:
     lines = []
     if 0.0 in table.index:
         null = table.loc[0.0]
+        se = null["r2_os_sd"] / np.sqrt(null["n_paths"])
         verdict = (
-            "no spurious skill"
-            if null["r2_os"] <= 0
-            else "POSITIVE on average: check for look-ahead or overfitting"
+            "not positive beyond noise (no spurious skill)"
+            if not null["r2_os"] > 2 * se
+            else "POSITIVE beyond 2 standard errors: check for look-ahead or overfitting"
         )
         lines.append(
             f"**No signal (R2 = 0).** The LSTM's pooled R2_OS averages {null['r2_os']:.4f} "
