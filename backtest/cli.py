@@ -41,6 +41,19 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help=f"download and window cache (default {default_cache_dir()})",
     )
+    s = p.add_argument_group("synthetic market (known truth, see also the simulate command)")
+    s.add_argument(
+        "--source",
+        choices=["prices", "synthetic"],
+        default="prices",
+        help="real prices (default) or a synthetic market with a planted signal",
+    )
+    s.add_argument("--calibrate-on", type=Path, metavar="FILE", help="price CSV to calibrate on")
+    s.add_argument("--market-config", type=Path, metavar="FILE", help="TOML market model")
+    s.add_argument(
+        "--signal", type=float, default=0.02, metavar="R2", help="planted population R2 (0.02)"
+    )
+    s.add_argument("--months", type=int, default=106, help="months to simulate (106)")
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import fcntl
 import os
 import sys
@@ -22,6 +23,7 @@ from backtest.rebalance import MARKET, StrategyBacktest, backtest_strategies
 from backtest.reports import (
     verdict,
     write_config,
+    write_csv,
     write_forecast_outputs,
     write_strategy_outputs,
     write_summary,
@@ -93,6 +95,36 @@ def make_runner(args: argparse.Namespace):
             from backtest.distributed import dask_runner
 
             return dask_runner(args.backend, args.scheduler, args.workers)
+
+
+def synthetic_data(config: RunConfig, args: argparse.Namespace):
+    """A synthetic market for ``--source synthetic``: prices, its truth, and the config to run.
+
+    The config's targets and relatives become the market model's names (a TOML model
+    may name other assets than the defaults).
+    """
+    from backtest.study_cli import market_model
+
+    if args.calibrate_on is None and args.market_config is None:
+        raise ValueError(
+            "--source synthetic needs --calibrate-on FILE (a price CSV to calibrate on) or "
+            "--market-config FILE (a TOML market model)"
+        )
+    model, origin = market_model(args, config)
+    market = model.simulate(args.months, args.signal, config.random_state)
+    config = dataclasses.replace(config, targets=model.target_names, relatives=model.relative_names)
+    prices = market.prices.rename_axis("date").astype(float)
+    source = (
+        f"synthetic: signal R2={args.signal:g}, {args.months} months, seed "
+        f"{config.random_state}, {origin}"
+    )
+    truth = (
+        market.conditional_mean.rename_axis("date")
+        .reset_index()
+        .melt(id_vars="date", var_name="ticker", value_name="conditional_mean")
+    )
+    truth["unconditional_mean"] = truth.ticker.map(market.unconditional_mean)
+    return PriceData(prices=prices, source=source), truth, config
 
 
 def load_data(config: RunConfig, args: argparse.Namespace) -> PriceData:
@@ -192,7 +224,11 @@ def print_summary(
 
 def run_command(args: argparse.Namespace, config: RunConfig, variants: list[str]) -> None:
     """``backtest run``: every asked variant, then a comparison when there are several."""
-    data = load_data(config, args)
+    truth = None
+    if getattr(args, "source", "prices") == "synthetic":
+        data, truth, config = synthetic_data(config, args)
+    else:
+        data = load_data(config, args)
     for note in data.notes:
         print(f"note: {note}", file=sys.stderr)
     runner = make_runner(args)
@@ -204,6 +240,9 @@ def run_command(args: argparse.Namespace, config: RunConfig, variants: list[str]
             name = f"{args.run_name}-{variant}"
         with results_dir(args.results_dir / name) as out:
             panel, _, metrics, performance, text = run_variant(cfg, data, args, runner, out)
+            if truth is not None:
+                # The true means the forecasts and strategies can be scored against.
+                write_csv(truth, out / "truth.csv")
             print_summary(variant, panel, metrics, performance, text, out)
             if len(variants) == 1:
                 print(f"report: {write_report(out)}")

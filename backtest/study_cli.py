@@ -91,7 +91,7 @@ def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
     p.set_defaults(variant=None)
 
 
-def _market_model(args: argparse.Namespace, config):
+def market_model(args: argparse.Namespace, config):
     """The market model the flags ask for, and a sentence saying where it came from."""
     from backtest.data import load_prices
     from backtest.synthetic import MarketModel
@@ -124,7 +124,7 @@ def simulate_command(args: argparse.Namespace) -> None:
     from backtest.study_report import signal_table, write_study_outputs
 
     config, _ = resolve_config(args)
-    model, source = _market_model(args, config)
+    model, source = market_model(args, config)
     with results_dir(args.results_dir / args.run_name) as out:
         result = run_study(
             model,

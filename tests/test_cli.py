@@ -221,3 +221,37 @@ def test_toml_config_is_overlaid_by_flags(tmp_path):
     assert variants == ["base"]
     assert config.targets == ("NVDA", "MSI", "AMZN") and config.min_train == 40
     assert config.model.units == (16, 8) and config.model.epochs == 7
+
+
+@pytest.mark.slow
+def test_run_on_a_synthetic_market_saves_its_truth(tmp_path, shared_data):
+    argv = [
+        "run",
+        "--source",
+        "synthetic",
+        "--calibrate-on",
+        str(shared_data / "prices_monthly.csv"),
+        "--signal",
+        "0.05",
+        "--months",
+        "100",
+        "--results-dir",
+        str(tmp_path / "results"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        *QUICK,
+    ]
+    assert main(argv) == 0
+    out = tmp_path / "results" / "relatives"
+    truth = pd.read_csv(out / "truth.csv", parse_dates=["date"])
+    forecasts = pd.read_csv(out / "forecasts.csv", parse_dates=["date"])
+    assert set(forecasts.date) <= set(truth.date)
+    assert set(truth.ticker) == {"HWM", "NVDA", "MSI", "AMZN", "MA", "TSLA", "ALB"}
+    config = json.loads((out / "config.json").read_text())
+    assert config["data"]["source"].startswith("synthetic: signal R2=0.05")
+
+
+def test_synthetic_source_needs_a_market(tmp_path, capsys):
+    code = main(["run", "--source", "synthetic", "--results-dir", str(tmp_path)])
+    assert code == 2
+    assert "--calibrate-on FILE" in capsys.readouterr().err
