@@ -7,19 +7,19 @@ module without an import cycle. The public names are re-exported by :mod:`backte
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import io
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from backtest.store import atomic_write_bytes
 
 __all__ = [
     "CACHE_ENV",
@@ -263,23 +263,6 @@ def request_key(tickers: Sequence[str], start: pd.Period | None, end: pd.Period)
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    # A reader sees the old file or the new one, never a half-written one: temp file in the same
-    # directory (same filesystem), fsync, then an atomic rename.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def _manifest_fields(tickers: Sequence[str], start: pd.Period | None, end: pd.Period) -> dict:
     return {
         "tickers": sorted(tickers),
@@ -298,8 +281,8 @@ def _write_cache(csv_path: Path, daily: pd.DataFrame, request: dict) -> None:
         "csv": csv_path.name,
         "sha256": hashlib.sha256(data).hexdigest(),
     }
-    _atomic_write(csv_path, data)
-    _atomic_write(csv_path.with_suffix(".json"), json.dumps(manifest, indent=1).encode())
+    atomic_write_bytes(csv_path, data)
+    atomic_write_bytes(csv_path.with_suffix(".json"), json.dumps(manifest, indent=1).encode())
 
 
 def _read_cache(csv_path: Path, request: dict) -> tuple[pd.DataFrame | None, str | None]:

@@ -300,7 +300,14 @@ def forecast_command(args: argparse.Namespace, config: RunConfig, variants: list
     """
     from backtest.cache import default_cache_dir
     from backtest.live_report import format_forecast, write_forecast
-    from backtest.pipeline import load_data, make_runner, results_dir, strategy_names, tqdm_progress
+    from backtest.pipeline import (
+        load_data,
+        make_runner,
+        results_dir,
+        run_name,
+        strategy_names,
+        tqdm_progress,
+    )
 
     for variant in variants:  # refuse an impossible horizon before loading or training
         check_horizon(variant, args.horizon)
@@ -311,10 +318,7 @@ def forecast_command(args: argparse.Namespace, config: RunConfig, variants: list
     store = WindowStore((args.cache_dir or default_cache_dir()) / "windows")
     for variant in variants:
         cfg = config.with_variant(variant)
-        name = args.run_name if args.run_name and len(variants) == 1 else variant
-        if args.run_name and len(variants) > 1:
-            name = f"{args.run_name}-{variant}"
-        with results_dir(args.results_dir / name) as out:
+        with results_dir(args.results_dir / run_name(args, variant, len(variants))) as out:
             progress = tqdm_progress(f"{variant} windows", args.no_progress)
             result = forecast_next(
                 cfg, data.prices, store, runner, strategy_names(cfg), args.horizon, progress

@@ -97,6 +97,13 @@ def make_runner(args: argparse.Namespace):
             return dask_runner(args.backend, args.scheduler, args.workers)
 
 
+def run_name(args: argparse.Namespace, variant: str, n_variants: int) -> str:
+    """``results/<name>``: ``--run-name``, suffixed by the variant when several run."""
+    if not args.run_name:
+        return variant
+    return args.run_name if n_variants == 1 else f"{args.run_name}-{variant}"
+
+
 def synthetic_data(config: RunConfig, args: argparse.Namespace):
     """A synthetic market for ``--source synthetic``: prices, its truth, and the config to run.
 
@@ -235,9 +242,7 @@ def run_command(args: argparse.Namespace, config: RunConfig, variants: list[str]
     run_dirs = []
     for variant in variants:
         cfg = config.with_variant(variant)
-        name = args.run_name if args.run_name and len(variants) == 1 else variant
-        if args.run_name and len(variants) > 1:
-            name = f"{args.run_name}-{variant}"
+        name = run_name(args, variant, len(variants))
         with results_dir(args.results_dir / name) as out:
             panel, _, metrics, performance, text = run_variant(cfg, data, args, runner, out)
             if truth is not None:
