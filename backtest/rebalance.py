@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from backtest.engine import ForecastPanel
 from backtest.portfolio import PortfolioResult, simulate_portfolio
@@ -133,7 +134,24 @@ def decide(
     risk_aversion: float,
     max_weight: float,
 ) -> Decision:
-    """Shrink, convert and allocate at one rebalancing date, for every strategy and benchmark."""
+    """Shrink, convert and allocate at one rebalancing date, for every strategy and benchmark.
+
+    Runs with one BLAS thread: multi-threaded BLAS changes the last bits of the
+    covariance and so the optimiser's weights, and the same inputs must give the same
+    weights in any process (a test runner, a resumed run, a worker).
+    """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _decide(origin, view, tickers, strategies, risk_aversion, max_weight)
+
+
+def _decide(
+    origin: pd.Timestamp,
+    view: MarketView,
+    tickers: Sequence[str],
+    strategies: Sequence[str],
+    risk_aversion: float,
+    max_weight: float,
+) -> Decision:
     label = f"{origin:%Y-%m-%d}"
     cov_log = view.sample_covariance
     cov_simple = ledoit_wolf_covariance(np.expm1(view.returns))

@@ -81,3 +81,17 @@ def test_benchmarks_and_market(rng):
     assert (hm.intensity == 0).all()
     first = hm[hm.origin == panel.origin[0]].set_index("ticker").mu
     np.testing.assert_allclose(first.to_numpy(), returns.loc[: panel.origin[0]].mean().to_numpy())
+
+
+def test_weights_do_not_depend_on_the_callers_blas_threads(rng):
+    from threadpoolctl import threadpool_limits
+
+    panel, returns = _panel(rng, n_hist=60)
+    names = ["hist_mean", "bayes_stein"]
+    free = backtest_strategies(panel, returns, names, 5.0, 0.4, 10.0)
+    with threadpool_limits(limits=1):
+        limited = backtest_strategies(panel, returns, names, 5.0, 0.4, 10.0)
+    for name in [*names, MIN_VARIANCE]:
+        np.testing.assert_array_equal(
+            free.results[name].weights.to_numpy(), limited.results[name].weights.to_numpy()
+        )
