@@ -13,6 +13,7 @@ dashed or dotted lines so the strategies stand out.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -208,9 +209,13 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
 
     Figures are built with ``matplotlib.figure.Figure`` rather than pyplot, so no global figure
     manager holds them and no backend needs selecting: rendering goes through Agg and the
-    figure is freed once unreferenced.
+    figure is freed once unreferenced. The PNG is written atomically, like every other
+    output, so a run killed while drawing never leaves a half-written image.
     """
+    from backtest.store import atomic_write_bytes
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, format="png")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=DPI, format="png")
+    atomic_write_bytes(path, buffer.getvalue())
     return path

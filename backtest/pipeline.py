@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import fcntl
 import os
@@ -11,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from backtest.cache import default_cache_dir
@@ -19,7 +21,7 @@ from backtest.data import PriceData, load_prices
 from backtest.engine import ForecastPanel, walk_forward
 from backtest.features import log_returns
 from backtest.html_report import write_report
-from backtest.rebalance import MARKET, StrategyBacktest, backtest_strategies
+from backtest.rebalance import MARKET, StrategyBacktest, backtest_strategies, decide
 from backtest.reports import (
     verdict,
     write_config,
@@ -154,6 +156,39 @@ def strategy_names(config: RunConfig) -> list[str]:
     ]
 
 
+def check_strategies(config: RunConfig) -> list[str]:
+    """Fail before any fitting when a strategy or the allocator cannot run on this config.
+
+    Each strategy and the allocator run once on a seeded stand-in of the smallest
+    training window (``min_train`` months of the configured targets), so a constraint
+    such as Bayes-Stein's ``n_periods > n_assets + 2`` or an infeasible weight cap is
+    reported now, not after hours of walk-forward fits.
+    """
+    from strategies import MarketView
+
+    names = strategy_names(config)
+    n_assets = len(config.targets)
+    rng = np.random.default_rng(0)
+    view = MarketView(
+        returns=rng.normal(0.01, 0.05, (config.min_train, n_assets)),
+        forecast=np.full(n_assets, 0.01),
+        past_forecasts=np.empty((0, n_assets)),
+        past_benchmarks=np.empty((0, n_assets)),
+        past_realised=np.empty((0, n_assets)),
+    )
+    stand_in = pd.Timestamp("2000-01-31")
+    try:
+        decide(stand_in, view, config.targets, names, config.risk_aversion, config.max_weight)
+    except ValueError as exc:
+        reason = str(exc).removeprefix(f"at {stand_in:%Y-%m-%d}: ")
+        raise ValueError(
+            f"the configuration cannot run its strategies ({reason}), with min_train="
+            f"{config.min_train} months and {n_assets} targets; raise --min-train, drop the "
+            "strategy with --strategies, or change --max-weight"
+        ) from None
+    return names
+
+
 def _bad(name: str) -> str:
     raise ValueError(f"unknown strategy {name!r}; choose from {[s.value for s in StrategyName]}")
 
@@ -236,22 +271,25 @@ def run_command(args: argparse.Namespace, config: RunConfig, variants: list[str]
         data, truth, config = synthetic_data(config, args)
     else:
         data = load_data(config, args)
+    check_strategies(config)
     for note in data.notes:
         print(f"note: {note}", file=sys.stderr)
     runner = make_runner(args)
-    run_dirs = []
-    for variant in variants:
-        cfg = config.with_variant(variant)
-        name = run_name(args, variant, len(variants))
-        with results_dir(args.results_dir / name) as out:
-            panel, _, metrics, performance, text = run_variant(cfg, data, args, runner, out)
-            if truth is not None:
-                # The true means the forecasts and strategies can be scored against.
-                write_csv(truth, out / "truth.csv")
-            print_summary(variant, panel, metrics, performance, text, out)
-            if len(variants) == 1:
-                print(f"report: {write_report(out)}")
-        run_dirs.append(args.results_dir / name)
+    # A Dask runner used as a context keeps one cluster for every variant.
+    with runner if hasattr(runner, "__enter__") else contextlib.nullcontext():
+        run_dirs = []
+        for variant in variants:
+            name = run_name(args, variant, len(variants))
+            with results_dir(args.results_dir / name) as out:
+                cfg = config.with_variant(variant)
+                panel, _, metrics, performance, text = run_variant(cfg, data, args, runner, out)
+                if truth is not None:
+                    # The true means the forecasts and strategies can be scored against.
+                    write_csv(truth, out / "truth.csv")
+                print_summary(variant, panel, metrics, performance, text, out)
+                if len(variants) == 1:
+                    print(f"report: {write_report(out)}")
+            run_dirs.append(out)
     if len(run_dirs) > 1:
         from backtest.comparison import compare_command
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import matplotlib.image as mpimg
 import numpy as np
@@ -255,3 +256,30 @@ def test_synthetic_source_needs_a_market(tmp_path, capsys):
     code = main(["run", "--source", "synthetic", "--results-dir", str(tmp_path)])
     assert code == 2
     assert "--calibrate-on FILE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--min-train", "8"], r"Bayes-Stein needs n_periods > n_assets \+ 2"),
+        (["--max-weight", "0.1"], r"infeasible: max_weight=0.1 with n_assets=7"),
+    ],
+)
+def test_strategy_constraints_fail_before_any_fitting(
+    tmp_path, shared_data, capsys, flags, message
+):
+    code = main(
+        [
+            "run",
+            "--prices",
+            str(shared_data / "prices_monthly.csv"),
+            *flags,
+            "--results-dir",
+            str(tmp_path),
+            "--cache-dir",
+            str(tmp_path / "c"),
+        ]
+    )
+    assert code == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "c" / "windows").exists()  # nothing was fitted
