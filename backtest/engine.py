@@ -23,7 +23,13 @@ import numpy as np
 import pandas as pd
 
 from backtest.config import RunConfig
-from backtest.features import Sequences, Variant, build_features, make_sequences
+from backtest.features import (
+    IndicatorWindows,
+    Sequences,
+    Variant,
+    build_features,
+    make_sequences,
+)
 from backtest.splits import WalkForward, WindowKind
 from backtest.store import WindowStore, digest
 
@@ -130,8 +136,6 @@ def window_seed(random_state: int, variant: Variant, origin: pd.Timestamp) -> in
 
 def minimum_months(config: RunConfig) -> int:
     """Monthly prices a variant needs: returns, warm-up, lookback, training, one forecast."""
-    from backtest.features import IndicatorWindows
-
     warmup = IndicatorWindows().warmup if config.variant is Variant.INDICATORS else 0
     return 1 + warmup + config.model.lookback - 1 + config.min_train + 1
 

@@ -150,10 +150,12 @@ def load_data(config: RunConfig, args: argparse.Namespace) -> PriceData:
 
 def strategy_names(config: RunConfig) -> list[str]:
     """Configured strategies (all registered ones by default), validated."""
-    names = config.strategies or [s.value for s in StrategyName]
-    return [
-        StrategyName(n).value if n in {s.value for s in StrategyName} else _bad(n) for n in names
-    ]
+    valid = [s.value for s in StrategyName]
+    names = list(config.strategies or valid)
+    for name in names:
+        if name not in valid:
+            raise ValueError(f"unknown strategy {name!r}; choose from {valid}")
+    return names
 
 
 def check_strategies(config: RunConfig) -> list[str]:
@@ -187,10 +189,6 @@ def check_strategies(config: RunConfig) -> list[str]:
             "strategy with --strategies, or change --max-weight"
         ) from None
     return names
-
-
-def _bad(name: str) -> str:
-    raise ValueError(f"unknown strategy {name!r}; choose from {[s.value for s in StrategyName]}")
 
 
 def run_variant(

@@ -201,6 +201,7 @@ def test_unknown_strategy_and_config_key_are_named(tmp_path, shared_data, capsys
         ]
     )
     assert code == 2
+    assert "unknown strategy 'magic'; choose from" in capsys.readouterr().err
     toml = tmp_path / "bad.toml"
     toml.write_text("lookbak = 12\n")
     code = main(["run", "--config", str(toml), "--results-dir", str(tmp_path)])
