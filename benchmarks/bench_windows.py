@@ -4,7 +4,7 @@
 
 (a) naive reference: a fresh Keras ``Sequential`` per window, ``model.fit`` with the seed's
     settings and callbacks, sequential, TensorFlow's default threads (this process);
-(b) the engine: ``backtest.engine.fit_window`` on the same windows, (b1) sequentially in one
+(b) the engine: ``walkforward.fit_window`` on the same windows, (b1) sequentially in one
     single-threaded worker process, (b2) through ``local_runner(2)`` as ``run`` does.
 
 Both fit the same scaled inputs with the same 80/20 split of each training window. The
@@ -21,8 +21,8 @@ import time
 import numpy as np
 
 from backtest.config import RunConfig
-from backtest.data import load_prices
-from backtest.engine import WindowJob, fit_window, plan_jobs, prepare
+from backtest.data.prices import load_prices
+from backtest.engine.walkforward import WindowJob, fit_window, plan_jobs, prepare
 
 
 def naive_fit(job: WindowJob) -> tuple[np.ndarray, int]:
@@ -50,8 +50,13 @@ def naive_fit(job: WindowJob) -> tuple[np.ndarray, int]:
     )
     model.compile(optimizer="adam", loss="mse")
     history = model.fit(
-        Xs[:split], ys[:split], validation_data=(Xs[split:], ys[split:]), epochs=200,
-        batch_size=8, shuffle=False, verbose=0,
+        Xs[:split],
+        ys[:split],
+        validation_data=(Xs[split:], ys[split:]),
+        epochs=200,
+        batch_size=8,
+        shuffle=False,
+        verbose=0,
         callbacks=[
             keras.callbacks.EarlyStopping(patience=10, restore_best_weights=True),
             keras.callbacks.ReduceLROnPlateau(patience=5, factor=0.5, min_lr=1e-5),
@@ -75,15 +80,18 @@ def main() -> None:
     args = parser.parse_args()
 
     config = RunConfig()
-    data = load_prices([*config.targets, *config.relatives], config.start, config.end,
-                       prices_path=args.prices)
+    data = load_prices(
+        [*config.targets, *config.relatives], config.start, config.end, prices_path=args.prices
+    )
     seq, _ = prepare(config, data.prices)
     all_jobs = plan_jobs(config, seq)
     picks = np.linspace(0, len(all_jobs) - 1, args.windows).round().astype(int)
     jobs = [all_jobs[i] for i in picks]
-    print(f"{len(jobs)} windows of {len(all_jobs)} (relatives variant, seed's model), "
-          f"{jobs[0].X_train.shape[0]}..{jobs[-1].X_train.shape[0]} training samples, "
-          f"{os.cpu_count()} cores\n")
+    print(
+        f"{len(jobs)} windows of {len(all_jobs)} (relatives variant, seed's model), "
+        f"{jobs[0].X_train.shape[0]}..{jobs[-1].X_train.shape[0]} training samples, "
+        f"{os.cpu_count()} cores\n"
+    )
 
     # (b1) the engine, sequential, in one fresh single-threaded worker process
     from joblib.externals.loky import get_reusable_executor
@@ -96,7 +104,7 @@ def main() -> None:
     fit_times = [t for _, t in sequential]
     steady = float(np.median(fit_times[1:]))
     # (b2) the engine as `run` runs it: two single-threaded workers
-    from backtest.parallel import local_runner
+    from backtest.engine.local import local_runner
 
     started = time.perf_counter()
     parallel = dict(local_runner(2)(fit_window, jobs))
@@ -118,14 +126,22 @@ def main() -> None:
 
     print("| path | s per window | epochs (median) | vs model.fit |")
     print("| --- | --- | --- | --- |")
-    print(f"| (a) fresh Sequential + model.fit, default threads | {naive:.3f} | "
-          f"{np.median(naive_epochs):.0f} | 1.0x |")
-    print(f"| (b1) engine, 1 worker x 1 thread, steady state | {steady:.3f} | "
-          f"{np.median(engine_epochs):.0f} | {naive / steady:.1f}x |")
-    print(f"| (b1) engine, 1 worker, wall incl. TF start-up and trace | {seq_wall / len(jobs):.3f}"
-          f" | | {naive / (seq_wall / len(jobs)):.1f}x |")
-    print(f"| (b2) engine, 2 workers, wall incl. start-up | {par_wall / len(jobs):.3f} | | "
-          f"{naive / (par_wall / len(jobs)):.1f}x |")
+    print(
+        f"| (a) fresh Sequential + model.fit, default threads | {naive:.3f} | "
+        f"{np.median(naive_epochs):.0f} | 1.0x |"
+    )
+    print(
+        f"| (b1) engine, 1 worker x 1 thread, steady state | {steady:.3f} | "
+        f"{np.median(engine_epochs):.0f} | {naive / steady:.1f}x |"
+    )
+    print(
+        f"| (b1) engine, 1 worker, wall incl. TF start-up and trace | {seq_wall / len(jobs):.3f}"
+        f" | | {naive / (seq_wall / len(jobs)):.1f}x |"
+    )
+    print(
+        f"| (b2) engine, 2 workers, wall incl. start-up | {par_wall / len(jobs):.3f} | | "
+        f"{naive / (par_wall / len(jobs)):.1f}x |"
+    )
     print(f"\nfirst engine fit (TF import + trace): {fit_times[0]:.2f} s")
     print(f"engine parallel forecasts equal its sequential path's: {identical}")
     if not identical:

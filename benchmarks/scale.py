@@ -175,9 +175,9 @@ def one_pipeline(n_tickers: int, n_months: int, n_jobs: int) -> dict:
 def one_workers(layout: str, n_windows: int) -> dict:
     """The first ``n_windows`` default-model windows on the real data, in this process."""
     from backtest.config import RunConfig
-    from backtest.data import load_prices
-    from backtest.engine import plan_jobs, prepare, run_jobs
-    from backtest.store import WindowStore
+    from backtest.data.prices import load_prices
+    from backtest.engine.store import WindowStore
+    from backtest.engine.walkforward import plan_jobs, prepare, run_jobs
 
     config = RunConfig()
     tickers = list(dict.fromkeys([*config.targets, *config.relatives]))
@@ -198,12 +198,12 @@ def one_workers(layout: str, n_windows: int) -> dict:
         with TreeMemory() as memory:
             match layout:
                 case "loky-1" | "loky-2":
-                    from backtest.parallel import local_runner
+                    from backtest.engine.local import local_runner
 
                     runner = local_runner(int(layout[-1]))
                     run_jobs(jobs, WindowStore(Path(tmp) / "w"), runner, timed)
                 case "dask-local-2":
-                    from backtest.distributed import dask_runner
+                    from backtest.engine.cluster import dask_runner
 
                     with dask_runner("dask-local", None, 2) as runner:
                         started_fits = time.perf_counter()

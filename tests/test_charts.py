@@ -8,21 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest import charts
-from backtest.charts import (
-    DPI,
-    STRATEGY_PALETTE,
-    line_style,
+from backtest.reports.charts.forecast import (
     plot_cumulative_sse_difference,
-    plot_equity_curves,
     plot_expected_returns,
     plot_expected_returns_over_time,
     plot_forecast_vs_realised,
+)
+from backtest.reports.charts.portfolio import (
+    plot_equity_curves,
     plot_intensity,
     plot_weights,
     plot_weights_grid,
-    strategy_colors,
 )
+from backtest.reports.charts.style import DPI, STRATEGY_PALETTE, line_style, strategy_colors
 
 TICKERS = ["HWM", "NVDA", "MSI", "AMZN", "MA", "TSLA", "ALB"]
 STRATEGIES = [f"{m}_{s}" for m in ("lstm", "ta", "rel") for s in ("js", "bs", "bl")] + ["combo"]
@@ -158,8 +156,3 @@ def test_line_style_marks_benchmarks():
     assert bench["linestyle"] != "-" and bench["zorder"] < strat["zorder"]
     assert strat["color"] == palette["lstm_js"] and strat["linestyle"] == "-"
     assert line_style("equal_weight", palette, BENCHMARKS) != bench
-
-
-def test_unknown_attribute_raises():
-    with pytest.raises(AttributeError, match=r"has no attribute 'plot_nothing'"):
-        charts.plot_nothing  # noqa: B018

@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from backtest.comparison import compare_runs, load_comparison, write_comparison
-from backtest.comparison_stats import (
+from backtest.compare.compare import compare_runs, load_comparison, write_comparison
+from backtest.compare.stats import (
     choose_n_blocks,
     diebold_mariano_differential,
     forecast_tests,
     holm_adjust,
 )
-from backtest.metrics import clark_west, diebold_mariano, pooled_clark_west
+from backtest.evaluation.forecasts import clark_west, diebold_mariano, pooled_clark_west
 
 VARIANTS = ("base", "indicators", "relatives")
 STRATEGIES = ("hist_mean", "lstm", "skill")
@@ -125,8 +125,8 @@ def test_planted_edge_gives_low_pbo_and_is_named_winner(tmp_path, rng):
 
 
 def test_dsr_of_best_uses_all_configurations(tmp_path, rng):
-    from backtest.overfitting import sharpe_by_column
-    from backtest.performance import deflated_sharpe_ratio
+    from backtest.evaluation.overfitting import sharpe_by_column
+    from backtest.evaluation.performance import deflated_sharpe_ratio
 
     res = compare_runs(make_grid(tmp_path, rng), n_boot=100)
     sr = sharpe_by_column(res.returns.to_numpy())

@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.cache import CSV_HELP, fetch_prices
-from backtest.data import (
+from backtest.data.prices import (
     DataError,
     PriceData,
     download_prices,
@@ -18,6 +17,7 @@ from backtest.data import (
     read_price_csv,
     to_monthly,
 )
+from backtest.data.yahoo import CSV_HELP, fetch_prices
 
 SEED_TICKERS = "HWM NVDA MSI AMZN MA TSLA ALB SPY QQQ XLK XLY XLI XLF XLB SMH ITA LIT".split()
 REL_TOL = 1e-9

@@ -12,7 +12,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backtest.data import DataError, load_prices
+from backtest.data.prices import DataError, load_prices
 
 # 2005-2009 has no NYSE holiday on a month's last weekday, so the naive reference below can call a
 # month complete when the data reach its last weekday.

@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest import distributed
 from backtest.cli import main
 from backtest.config import ModelConfig, RunConfig
-from backtest.distributed import WindowRef, dask_runner, fit_ref, pool_sequences
-from backtest.engine import plan_jobs, prepare
+from backtest.engine import cluster as distributed
+from backtest.engine.cluster import WindowRef, dask_runner, fit_ref, pool_sequences
+from backtest.engine.local import Backend
+from backtest.engine.walkforward import plan_jobs, prepare
 from backtest.features import Variant
-from backtest.parallel import Backend
 from backtest.splits import WindowKind
 
 TINY_ARGS = ["--epochs", "3", "--min-train", "80", "--units", "8", "4", "--no-progress"]
@@ -28,8 +28,13 @@ def _prices(rng, n_months=60, names=("A", "B", "C", "X")):
 
 def _jobs(rng, **kw):
     model = ModelConfig(units=(4, 2), dense_units=4, epochs=3, lookback=6)
-    base = dict(targets=("A", "B", "C"), relatives=("X",), variant=Variant.RELATIVES,
-                model=model, min_train=30)
+    base = dict(
+        targets=("A", "B", "C"),
+        relatives=("X",),
+        variant=Variant.RELATIVES,
+        model=model,
+        min_train=30,
+    )
     config = RunConfig(**{**base, **kw})
     seq, _ = prepare(config, _prices(rng))
     return seq, plan_jobs(config, seq)
@@ -92,8 +97,11 @@ def test_jobs_without_rows_or_from_different_arrays_are_not_pooled(rng):
 
 
 def test_dask_without_a_scheduler_says_how_to_fix_it():
-    with pytest.raises(ValueError, match=r"--backend dask needs --scheduler tcp://HOST:PORT.*"
-                       r"--backend dask-local --workers N"):
+    with pytest.raises(
+        ValueError,
+        match=r"--backend dask needs --scheduler tcp://HOST:PORT.*"
+        r"--backend dask-local --workers N",
+    ):
         dask_runner("dask", None, 2)
 
 
@@ -108,7 +116,7 @@ def test_dask_local_rejects_a_scheduler_and_bad_worker_counts():
 
 
 def test_dask_local_workers_are_capped_by_memory(monkeypatch):
-    monkeypatch.setattr("backtest.parallel.available_memory", lambda: 2_500_000_000)
+    monkeypatch.setattr("backtest.engine.local.available_memory", lambda: 2_500_000_000)
     with pytest.warns(UserWarning, match=r"workers=5 workers need about 5 GB but 2.5 GB"):
         runner = dask_runner("dask-local", None, 5)
     assert runner.n_workers == 2 and runner.backend is Backend.DASK_LOCAL
@@ -123,15 +131,27 @@ def _closed_port() -> int:
 def test_unreachable_scheduler_is_a_clear_error_naming_the_address(monkeypatch):
     monkeypatch.setattr(distributed, "CONNECT_TIMEOUT_S", 1.0)
     address = f"tcp://127.0.0.1:{_closed_port()}"
-    with pytest.raises(OSError, match=rf"cannot reach the Dask scheduler at --scheduler "
-                       rf"'{address}' within 1 s .*`dask worker {address}`"):
+    with pytest.raises(
+        OSError,
+        match=rf"cannot reach the Dask scheduler at --scheduler "
+        rf"'{address}' within 1 s .*`dask worker {address}`",
+    ):
         dask_runner("dask", address, 2)
 
 
 def test_cli_reports_dask_flag_errors_with_exit_code_2(tmp_path, shared_data, capsys):
-    argv = ["run", "--prices", str(shared_data / "prices_monthly.csv"), *TINY_ARGS,
-            "--results-dir", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c"),
-            "--backend", "dask"]
+    argv = [
+        "run",
+        "--prices",
+        str(shared_data / "prices_monthly.csv"),
+        *TINY_ARGS,
+        "--results-dir",
+        str(tmp_path / "r"),
+        "--cache-dir",
+        str(tmp_path / "c"),
+        "--backend",
+        "dask",
+    ]
     assert main(argv) == 2
     assert "error: --backend dask needs --scheduler" in capsys.readouterr().err
     assert not (tmp_path / "c" / "windows").exists()
@@ -144,8 +164,9 @@ def test_cli_reports_dask_flag_errors_with_exit_code_2(tmp_path, shared_data, ca
 def cluster():
     from dask.distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as c:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as c:
         yield c
 
 
@@ -223,12 +244,37 @@ def _forecasts(run_dir: Path) -> str:
 
 @pytest.mark.slow
 def test_local_dask_cluster_gives_forecasts_identical_to_one_job(tmp_path, shared_data, capsys):
-    common = ["run", "--prices", str(shared_data / "prices_monthly.csv"), *TINY_ARGS,
-              "--strategies", "hist_mean", "lstm", "--results-dir", str(tmp_path)]
-    assert main([*common, "--n-jobs", "1", "--run-name", "one",
-                 "--cache-dir", str(tmp_path / "c1")]) == 0
-    assert main([*common, "--backend", "dask-local", "--workers", "2", "--run-name", "dask",
-                 "--cache-dir", str(tmp_path / "c2")]) == 0
+    common = [
+        "run",
+        "--prices",
+        str(shared_data / "prices_monthly.csv"),
+        *TINY_ARGS,
+        "--strategies",
+        "hist_mean",
+        "lstm",
+        "--results-dir",
+        str(tmp_path),
+    ]
+    assert (
+        main([*common, "--n-jobs", "1", "--run-name", "one", "--cache-dir", str(tmp_path / "c1")])
+        == 0
+    )
+    assert (
+        main(
+            [
+                *common,
+                "--backend",
+                "dask-local",
+                "--workers",
+                "2",
+                "--run-name",
+                "dask",
+                "--cache-dir",
+                str(tmp_path / "c2"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert out.count("windows 14 computed / 0 cached") == 2
     assert _forecasts(tmp_path / "one") == _forecasts(tmp_path / "dask")
@@ -238,7 +284,7 @@ def test_local_dask_cluster_gives_forecasts_identical_to_one_job(tmp_path, share
 
 _ORPHAN_SCRIPT = """
 import os, sys, time
-from backtest.distributed import dask_runner
+from backtest.engine.cluster import dask_runner
 
 if __name__ == "__main__":
     with dask_runner("dask-local", None, 2) as runner:
@@ -261,15 +307,21 @@ def test_local_cluster_workers_die_with_a_killed_run(tmp_path):
     script = tmp_path / "hold.py"
     script.write_text(_ORPHAN_SCRIPT)
     repo = Path(__file__).resolve().parents[1]
-    proc = subprocess.Popen([sys.executable, str(script)], cwd=repo, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "PYTHONPATH": str(repo)})
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=repo,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+    )
     try:
         pids = [int(p) for p in proc.stdout.readline().split()]
         assert len(pids) == 2 and all(psutil.pid_exists(p) for p in pids)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+
     def alive(pid):
         try:
             return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE

@@ -5,10 +5,16 @@ import pandas as pd
 import pytest
 
 from backtest.config import ModelConfig, RunConfig
-from backtest.engine import minimum_months, plan_jobs, prepare, walk_forward, window_seed
+from backtest.engine.local import local_runner
+from backtest.engine.store import WindowStore
+from backtest.engine.walkforward import (
+    minimum_months,
+    plan_jobs,
+    prepare,
+    walk_forward,
+    window_seed,
+)
 from backtest.features import Variant
-from backtest.parallel import local_runner
-from backtest.store import WindowStore
 
 TINY = ModelConfig(units=(4, 2), dense_units=4, epochs=3, lookback=6)
 
@@ -149,7 +155,7 @@ def test_store_detects_altered_content(tmp_path):
 
 
 def test_hist_mean_is_the_training_window_mean(rng):
-    from backtest.engine import assemble
+    from backtest.engine.walkforward import assemble
 
     prices = _prices(rng)
     config = _config()
@@ -178,7 +184,7 @@ def test_atomic_writes_leave_shareable_whole_files(tmp_path):
     import os
     import stat
 
-    from backtest.store import atomic_write_text
+    from backtest.engine.store import atomic_write_text
 
     path = tmp_path / "sub" / "out.csv"
     atomic_write_text(path, "a,b\n1,2\n")

@@ -20,20 +20,45 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest import store as store_module
 from backtest.cli import main
-from backtest.store import WindowStore
+from backtest.engine import store as store_module
+from backtest.engine.store import WindowStore
 
 REPO = Path(__file__).resolve().parents[1]
 N_WINDOWS = 14
-QUICK = ["--epochs", "3", "--min-train", "80", "--units", "8", "4", "--n-jobs", "1",
-         "--no-progress", "--strategies", "hist_mean", "lstm"]
+QUICK = [
+    "--epochs",
+    "3",
+    "--min-train",
+    "80",
+    "--units",
+    "8",
+    "4",
+    "--n-jobs",
+    "1",
+    "--no-progress",
+    "--strategies",
+    "hist_mean",
+    "lstm",
+]
 COMPARED = ("forecasts.csv", "portfolio_returns.csv", "weights.csv")
 
 
 def run_args(prices: Path, results: Path, cache: Path, name: str = "run") -> list[str]:
-    return ["run", "--variant", "relatives", "--prices", str(prices), *QUICK,
-            "--results-dir", str(results), "--cache-dir", str(cache), "--run-name", name]
+    return [
+        "run",
+        "--variant",
+        "relatives",
+        "--prices",
+        str(prices),
+        *QUICK,
+        "--results-dir",
+        str(results),
+        "--cache-dir",
+        str(cache),
+        "--run-name",
+        name,
+    ]
 
 
 def window_files(cache: Path) -> list[Path]:
@@ -76,8 +101,14 @@ def reference(prices, tmp_path_factory) -> Path:
 
 
 def cli_process(args: list[str], **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "backtest", *args], cwd=REPO, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "backtest", *args],
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kw,
+    )
 
 
 def wait_for_windows(proc: subprocess.Popen, cache: Path, n: int, timeout: float = 600) -> None:
@@ -92,9 +123,7 @@ def wait_for_windows(proc: subprocess.Popen, cache: Path, n: int, timeout: float
 
 
 @pytest.mark.slow
-def test_sigkill_part_way_then_rerun_computes_only_the_missing_windows(
-    prices, reference, tmp_path
-):
+def test_sigkill_part_way_then_rerun_computes_only_the_missing_windows(prices, reference, tmp_path):
     args = run_args(prices, tmp_path, tmp_path / "cache")
     proc = cli_process(args)
     wait_for_windows(proc, tmp_path / "cache", 2)
@@ -105,8 +134,13 @@ def test_sigkill_part_way_then_rerun_computes_only_the_missing_windows(
     assert 2 <= n_kept < N_WINDOWS, "the kill must land part-way"
     assert not (tmp_path / "run" / "forecasts.csv").exists()
 
-    rerun = subprocess.run([sys.executable, "-m", "backtest", *args], cwd=REPO, text=True,
-                           capture_output=True, timeout=600)
+    rerun = subprocess.run(
+        [sys.executable, "-m", "backtest", *args],
+        cwd=REPO,
+        text=True,
+        capture_output=True,
+        timeout=600,
+    )
     assert rerun.returncode == 0, rerun.stderr
     assert windows_line(rerun.stdout) == (N_WINDOWS - n_kept, n_kept)
     assert assert_store_whole(tmp_path / "cache") == N_WINDOWS
@@ -168,9 +202,7 @@ def test_disk_full_mid_run_is_a_clear_error_and_keeps_the_windows_written(
 
 
 @pytest.mark.slow
-def test_a_second_run_on_the_same_results_directory_fails_fast(
-    prices, reference, tmp_path, capsys
-):
+def test_a_second_run_on_the_same_results_directory_fails_fast(prices, reference, tmp_path, capsys):
     first = cli_process(run_args(prices, tmp_path, tmp_path / "cache1"))
     wait_for_windows(first, tmp_path / "cache1", 1)
     started = time.monotonic()
@@ -226,20 +258,39 @@ def test_full_disk_at_start_fails_before_any_work(prices, tmp_path, monkeypatch,
 
 
 def _csv_args(path: Path, tmp_path: Path) -> list[str]:
-    return ["run", "--prices", str(path), "--tickers", "AAA", "--relatives", "BBB",
-            "--start", "2020-01-01", "--end", "2020-03-01", *QUICK,
-            "--results-dir", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c")]
+    return [
+        "run",
+        "--prices",
+        str(path),
+        "--tickers",
+        "AAA",
+        "--relatives",
+        "BBB",
+        "--start",
+        "2020-01-01",
+        "--end",
+        "2020-03-01",
+        *QUICK,
+        "--results-dir",
+        str(tmp_path / "r"),
+        "--cache-dir",
+        str(tmp_path / "c"),
+    ]
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
         ("date,AAA,BBB\n2020-01-31,1,2\n".encode("utf-16"), "is not UTF-8 text"),
-        (b"date,AAA,BBB\n2020-01-31,1,2\n2020-02-31,1,2\n",
-         "unparseable date '2020-02-31' in data row 2"),
+        (
+            b"date,AAA,BBB\n2020-01-31,1,2\n2020-02-31,1,2\n",
+            "unparseable date '2020-02-31' in data row 2",
+        ),
         (b"date,AAA,BBB,AAA\n2020-01-31,1,2,3\n", r"duplicate column names ['AAA']"),
-        (b"date,AAA,BBB\n2020-01-31,1,x\n2020-02-29,1,y\n",
-         "column 'BBB' holds text, e.g. 'x' in data row 1"),
+        (
+            b"date,AAA,BBB\n2020-01-31,1,x\n2020-02-29,1,y\n",
+            "column 'BBB' holds text, e.g. 'x' in data row 1",
+        ),
     ],
     ids=["utf16-encoding", "unparseable-date", "duplicate-columns", "string-ticker-column"],
 )
@@ -281,13 +332,21 @@ def _nan_row(daily: pd.DataFrame) -> pd.DataFrame:
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda d: _yahoo(error=ConnectionError("Could not resolve host")),
-         r"could not download AAA, BBB from Yahoo Finance .*ConnectionError: Could not resolve"),
+        (
+            lambda d: _yahoo(error=ConnectionError("Could not resolve host")),
+            r"could not download AAA, BBB from Yahoo Finance .*ConnectionError: Could not resolve",
+        ),
         (lambda d: _yahoo(d.iloc[:0]), r"could not download AAA, BBB from Yahoo Finance"),
-        (lambda d: _yahoo(d[["AAA"]]), r"could not download BBB from Yahoo Finance \(got only AAA\)"
-         r".*the partial download was not cached"),
-        (lambda d: _yahoo(_nan_row(d)), r"missing prices inside a ticker's own date span: "
-         r"AAA \(1 missing, first: 2020-02-12\); BBB \(1 missing, first: 2020-02-12\)"),
+        (
+            lambda d: _yahoo(d[["AAA"]]),
+            r"could not download BBB from Yahoo Finance \(got only AAA\)"
+            r".*the partial download was not cached",
+        ),
+        (
+            lambda d: _yahoo(_nan_row(d)),
+            r"missing prices inside a ticker's own date span: "
+            r"AAA \(1 missing, first: 2020-02-12\); BBB \(1 missing, first: 2020-02-12\)",
+        ),
     ],
     ids=["raises", "empty", "subset", "nan-row"],
 )
@@ -297,9 +356,22 @@ def test_yahoo_failures_are_exit_code_2_and_nothing_is_cached(
     import yfinance
 
     monkeypatch.setattr(yfinance, "download", make(_daily(rng)))
-    args = ["run", "--tickers", "AAA", "--relatives", "BBB", "--start", "2020-01-01",
-            "--end", "2020-03-01", *QUICK, "--results-dir", str(tmp_path / "r"),
-            "--cache-dir", str(tmp_path / "c")]
+    args = [
+        "run",
+        "--tickers",
+        "AAA",
+        "--relatives",
+        "BBB",
+        "--start",
+        "2020-01-01",
+        "--end",
+        "2020-03-01",
+        *QUICK,
+        "--results-dir",
+        str(tmp_path / "r"),
+        "--cache-dir",
+        str(tmp_path / "c"),
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and re.search(message, err), err

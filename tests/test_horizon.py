@@ -5,7 +5,7 @@ import pytest
 from sklearn.preprocessing import StandardScaler
 
 from backtest.features import Variant
-from backtest.horizon import check_horizon, iterate_forecast
+from models.horizon import check_horizon, iterate_forecast
 
 LOOKBACK = 4
 

@@ -22,17 +22,11 @@ import pandas as pd
 import pytest
 
 from backtest.cli import main
-from backtest.html_report import (
-    REPORT_NAME,
-    REQUIRED_FILES,
-    find_comparison,
-    load_run,
-    markdown_section,
-    write_report,
-)
-from backtest.html_sections import SECTIONS, split_sentences
-from backtest.html_template import PNG_SIGNATURE, markdown, png_data_uri
-from backtest.html_template import page as page_html
+from backtest.reports.html.report import REPORT_NAME, write_report
+from backtest.reports.html.sections import SECTIONS, split_sentences
+from backtest.reports.html.template import PNG_SIGNATURE, markdown, png_data_uri
+from backtest.reports.html.template import page as page_html
+from backtest.reports.run_dir import REQUIRED_FILES, find_comparison, load_run, markdown_section
 
 TICKERS = ["AAA", "BBB", "CCC"]
 STRATEGIES = {"lstm": "strategy", "blend_50": "strategy", "hist_mean": "baseline"}
@@ -428,7 +422,8 @@ def test_markdown_section_and_sentences():
 
 
 def test_equal_weight_name_matches_the_engine():
-    from backtest import html_tables, rebalance
+    from backtest.portfolio import rebalance
+    from backtest.reports.html import tables as html_tables
 
     assert html_tables.EQUAL_WEIGHT == rebalance.EQUAL_WEIGHT
 

@@ -8,14 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest import cli
+import backtest.cli as cli
+from backtest.cli.forecast import forecast_command
 from backtest.config import config_from_mapping
-from backtest.data import PriceData
-from backtest.engine import plan_jobs, prepare, window_seed
-from backtest.live import extend_panel, forecast_command, forecast_next, live_window
-from backtest.live_report import format_forecast, write_forecast
-from backtest.rebalance import views
-from backtest.store import WindowStore
+from backtest.data.prices import PriceData
+from backtest.engine.store import WindowStore
+from backtest.engine.walkforward import plan_jobs, prepare, window_seed
+from backtest.live.forecast import extend_panel, forecast_next, live_window
+from backtest.live.report import format_forecast, write_forecast
+from backtest.portfolio.rebalance import views
 
 TARGETS, RELATIVES = ("A", "B", "C"), ("X", "Y")
 N_MONTHS = 90
@@ -82,7 +83,7 @@ def test_live_window_uses_every_labelled_sample_whatever_refit_every(rng):
 def test_the_live_row_is_appended_but_never_scored(rng, tmp_path):
     config = _config()
     prices = _prices(rng)
-    from backtest.engine import walk_forward
+    from backtest.engine.walkforward import walk_forward
 
     panel = walk_forward(config, prices, WindowStore(tmp_path), FakeRunner())
     seq, _ = prepare(config, prices)
@@ -136,7 +137,7 @@ def test_base_horizon_averages_a_cached_path(rng, tmp_path, monkeypatch):
         path = np.arange(horizon * len(targets)).reshape(horizon, -1) / 100.0
         return {"path": path, "epochs_run": np.ones(1), "best_val_loss": np.zeros(1)}
 
-    monkeypatch.setattr("backtest.live.fit_path", fake_fit_path)
+    monkeypatch.setattr("backtest.live.forecast.fit_path", fake_fit_path)
     config, prices, store = _config(variant="base"), _prices(rng), WindowStore(tmp_path)
     result = forecast_next(config, prices, store, FakeRunner(), STRATEGIES, horizon=3)
     assert calls == [3]
@@ -165,7 +166,7 @@ def _args(prices: Path, tmp: Path, cache: str, *extra: str) -> list[str]:
 
 
 def test_cli_forecast_uses_no_month_after_the_cutoff(rng, tmp_path, monkeypatch):
-    monkeypatch.setattr("backtest.pipeline.make_runner", lambda args: FakeRunner())
+    monkeypatch.setattr("backtest.cli.common.make_runner", lambda args: FakeRunner())
     prices = _prices(rng)
     full = _write_csv(prices, tmp_path / "full.csv")
     cut = prices.index[79]
@@ -260,8 +261,8 @@ def test_real_data_forecast_uses_no_month_after_its_cutoff(shared_data, tmp_path
 
 @pytest.mark.slow
 def test_real_data_base_path_starts_at_the_one_step_forecast(shared_data, tmp_path):
-    from backtest.data import load_prices
-    from backtest.parallel import local_runner
+    from backtest.data.prices import load_prices
+    from backtest.engine.local import local_runner
 
     config = config_from_mapping(
         {"variant": "base", "end": "2024-06-01", "min_train": 76, "epochs": 2, "units": (4, 2)}

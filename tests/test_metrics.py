@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from backtest.metrics import (
+from backtest.evaluation.forecasts import (
     DieboldMarianoResult,
     TestResult,
     clark_west,

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from backtest.overfitting import (
+from backtest.evaluation.overfitting import (
     BootstrapResult,
     PBOResult,
     probability_of_backtest_overfitting,

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from backtest.performance import (
+from backtest.evaluation.performance import (
     annualised_volatility,
     cagr,
     calmar_ratio,

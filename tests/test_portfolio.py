@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.portfolio import PortfolioResult, simulate_portfolio
+from backtest.portfolio.pnl import PortfolioResult, simulate_portfolio
 
 TOL = 1e-12
 

@@ -4,9 +4,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.engine import ForecastPanel
+from backtest.engine.walkforward import ForecastPanel
 from backtest.features import Variant
-from backtest.rebalance import EQUAL_WEIGHT, MARKET, MIN_VARIANCE, backtest_strategies, views
+from backtest.portfolio.rebalance import (
+    EQUAL_WEIGHT,
+    MARKET,
+    MIN_VARIANCE,
+    backtest_strategies,
+    views,
+)
 
 
 def _panel(rng, n_hist=40, n_fc=24, tickers=("A", "B", "C", "D")):

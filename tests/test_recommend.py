@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.engine import ForecastPanel
+from backtest.engine.walkforward import ForecastPanel
 from backtest.features import Variant
-from backtest.rebalance import backtest_strategies
-from backtest.recommend import recommend
+from backtest.live.recommend import recommend
+from backtest.portfolio.rebalance import backtest_strategies
 from strategies import StrategyName
 
 TICKERS = ["A", "B", "C", "D", "E"]

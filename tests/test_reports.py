@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from backtest.reports import verdict
+from backtest.reports.files import verdict
 
 
 def _metrics(r2, p):

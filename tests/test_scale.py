@@ -13,12 +13,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from backtest.config import ModelConfig, RunConfig
-from backtest.engine import plan_jobs, prepare
+from backtest.engine.walkforward import plan_jobs, prepare
 from backtest.features import FeatureSet, Variant, make_sequences
 from backtest.splits import WalkForward, WindowKind
 
-SETTINGS = settings(max_examples=150, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # --- the splitter --------------------------------------------------------------------------
@@ -81,10 +80,16 @@ def feature_sets(draw):
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     index = _month_ends(n_months)
-    features = pd.DataFrame(rng.normal(size=(n_months, n_features)), index=index,
-                            columns=[f"f{i}" for i in rng.permutation(n_features)])
-    targets = pd.DataFrame(rng.normal(size=(n_months, n_targets)), index=index,
-                           columns=[f"t{i}" for i in rng.permutation(n_targets)])
+    features = pd.DataFrame(
+        rng.normal(size=(n_months, n_features)),
+        index=index,
+        columns=[f"f{i}" for i in rng.permutation(n_features)],
+    )
+    targets = pd.DataFrame(
+        rng.normal(size=(n_months, n_targets)),
+        index=index,
+        columns=[f"t{i}" for i in rng.permutation(n_targets)],
+    )
     return FeatureSet(features, targets), lookback
 
 
@@ -134,8 +139,13 @@ def price_panels(draw):
 @given(price_panels(), st.sampled_from([Variant.BASE, Variant.RELATIVES]), st.integers(1, 6))
 def test_prepared_targets_are_next_months_log_returns_by_name_or_an_error(case, variant, lookback):
     prices, targets, relatives, n_gaps = case
-    config = RunConfig(targets=targets, relatives=relatives, variant=variant, min_train=8,
-                       model=ModelConfig(lookback=lookback))
+    config = RunConfig(
+        targets=targets,
+        relatives=relatives,
+        variant=variant,
+        min_train=8,
+        model=ModelConfig(lookback=lookback),
+    )
     assume(len(prices) >= 1 + lookback - 1 + config.min_train + 1)
     if n_gaps:
         with pytest.raises(ValueError, match=r"missing month|consecutive month"):
@@ -165,18 +175,31 @@ def test_prepared_targets_are_next_months_log_returns_by_name_or_an_error(case, 
     [
         (lambda p: p.drop(p.index[16]), "2002-04 is followed by 2002-06"),
         (lambda p: pd.concat([p.iloc[:5], p.iloc[4:]]), "2001-05 is followed by 2001-05"),
-        (lambda p: p.iloc[[*range(10), 11, 10, *range(12, len(p))]],
-         "2001-10 is followed by 2001-12"),
+        (
+            lambda p: p.iloc[[*range(10), 11, 10, *range(12, len(p))]],
+            "2001-10 is followed by 2001-12",
+        ),
     ],
     ids=["missing-month", "duplicate-month", "unsorted"],
 )
 def test_prices_with_a_broken_monthly_index_are_rejected_naming_the_months(rng, edit, message):
     index = _month_ends(40)
-    prices = pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0, 0.05, (40, 2)), axis=0)),
-                          index=index, columns=["A", "X"])
-    config = RunConfig(targets=("A",), relatives=("X",), variant=Variant.BASE, min_train=8,
-                       model=ModelConfig(lookback=3))
+    prices = pd.DataFrame(
+        100 * np.exp(np.cumsum(rng.normal(0, 0.05, (40, 2)), axis=0)),
+        index=index,
+        columns=["A", "X"],
+    )
+    config = RunConfig(
+        targets=("A",),
+        relatives=("X",),
+        variant=Variant.BASE,
+        min_train=8,
+        model=ModelConfig(lookback=3),
+    )
     prepare(config, prices)  # the intact panel is fine
-    with pytest.raises(ValueError, match=rf"`prices` must hold consecutive months, one row each: "
-                       rf"{message}; fill the gap"):
+    with pytest.raises(
+        ValueError,
+        match=rf"`prices` must hold consecutive months, one row each: "
+        rf"{message}; fill the gap",
+    ):
         prepare(config, edit(prices))

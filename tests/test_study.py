@@ -9,15 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import backtest.engine as engine
+import backtest.engine.walkforward as engine
 from backtest.cli import main
 from backtest.config import RunConfig
+from backtest.data.synthetic import MarketModel
+from backtest.engine.store import WindowStore
 from backtest.features import log_returns
-from backtest.rebalance import backtest_strategies
-from backtest.store import WindowStore
-from backtest.study import path_seeds, run_study
-from backtest.study_eval import evaluate_path, summarise
-from backtest.synthetic import MarketModel
+from backtest.portfolio.rebalance import backtest_strategies
+from backtest.study.evaluate import evaluate_path, summarise
+from backtest.study.run import path_seeds, run_study
 
 FAST_STRATEGIES = ("hist_mean", "lstm", "skill", "james_stein")
 
@@ -243,7 +243,7 @@ def lstm_study(shared_data, tmp_path_factory):
     this strong one-lag linear signal in ~100 training samples; lookback 1, no dropout, units
     32/16 and a 3-member ensemble do.
     """
-    from backtest.data import load_prices
+    from backtest.data.prices import load_prices
 
     base = RunConfig()
     prices = load_prices(

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.synthetic import MarketModel, SyntheticMarket, conditional_mean, signal_loadings
+from backtest.data.synthetic import MarketModel, SyntheticMarket, conditional_mean, signal_loadings
 
 TARGETS = ["HWM", "NVDA", "MSI", "AMZN", "MA", "TSLA", "ALB"]
 RELATIVES = ["SPY", "QQQ", "XLK", "XLY", "XLI", "XLF", "XLB", "SMH", "ITA", "LIT"]
@@ -32,8 +32,13 @@ def small_model(rho: float = 0.6) -> MarketModel:
     corr = np.eye(4)
     corr[0, 2] = corr[2, 0] = corr[1, 3] = corr[3, 1] = rho
     vol = np.array([0.08, 0.10, 0.04, 0.05])
-    return MarketModel(("A", "B"), ("X", "Y"), np.array([0.01, 0.02]), np.array([0.005, 0.0]),
-                       corr * np.outer(vol, vol))
+    return MarketModel(
+        ("A", "B"),
+        ("X", "Y"),
+        np.array([0.01, 0.02]),
+        np.array([0.005, 0.0]),
+        corr * np.outer(vol, vol),
+    )
 
 
 def ols_r2(y: np.ndarray, x: np.ndarray) -> float:
@@ -94,7 +99,8 @@ def test_zero_signal_has_zero_loadings_and_constant_conditional_mean(model):
     np.testing.assert_array_equal(market.conditional_mean.to_numpy(), expected)
     pd.testing.assert_series_equal(
         market.unconditional_mean,
-        pd.Series(model.target_mean, index=TARGETS, name="unconditional_mean"))
+        pd.Series(model.target_mean, index=TARGETS, name="unconditional_mean"),
+    )
 
 
 @pytest.mark.parametrize("signal_r2", [0.0, 0.05, 0.2])
@@ -123,8 +129,9 @@ def test_max_signal_r2_one_pair_is_one_minus_rho_squared():
 
 
 def test_more_targets_than_relatives_hits_the_requested_r2():
-    corr = np.array([[1.0, 0.3, 0.2, 0.5], [0.3, 1.0, 0.1, 0.4], [0.2, 0.1, 1.0, 0.3],
-                     [0.5, 0.4, 0.3, 1.0]])
+    corr = np.array(
+        [[1.0, 0.3, 0.2, 0.5], [0.3, 1.0, 0.1, 0.4], [0.2, 0.1, 1.0, 0.3], [0.5, 0.4, 0.3, 1.0]]
+    )
     model = MarketModel(("A", "B", "C"), ("X",), np.zeros(3), np.zeros(1), corr * 0.01)
     market = model.simulate(24, signal_r2=0.1, random_state=5)
     np.testing.assert_allclose(market.population_r2(), 0.1, rtol=1e-9)
@@ -135,8 +142,9 @@ def test_signal_loadings_scale_and_rejects_bad_r2():
     directions = np.eye(2)
     loadings = signal_loadings(model, 0.3, directions)
     s_xx = model.covariance[2:, 2:]
-    np.testing.assert_allclose(np.diag(loadings @ s_xx @ loadings.T),
-                               0.3 * model.volatility[:2] ** 2)
+    np.testing.assert_allclose(
+        np.diag(loadings @ s_xx @ loadings.T), 0.3 * model.volatility[:2] ** 2
+    )
     with pytest.raises(ValueError, match=r"`signal_r2` must be a number in \[0, 1\), got 1.0"):
         signal_loadings(model, 1.0, directions)
 
@@ -262,8 +270,11 @@ def test_toml_round_trip(model, tmp_path):
     np.testing.assert_array_equal(loaded.target_mean, model.target_mean)
     np.testing.assert_array_equal(loaded.relative_mean, model.relative_mean)
     np.testing.assert_allclose(loaded.covariance, model.covariance, rtol=1e-13, atol=0)
-    pd.testing.assert_frame_equal(loaded.simulate(24, 0.05, 11).log_returns,
-                                  model.simulate(24, 0.05, 11).log_returns, atol=1e-12)
+    pd.testing.assert_frame_equal(
+        loaded.simulate(24, 0.05, 11).log_returns,
+        model.simulate(24, 0.05, 11).log_returns,
+        atol=1e-12,
+    )
 
 
 TOML_OK = """\
@@ -295,8 +306,11 @@ def test_from_toml_reads_hand_written_file(tmp_path):
         ("target_mean = [0.01, 0.02]", "target_mean = [0.01]", r"`target_mean` must have shape"),
         ("[0.5, 0.4, 1.0]]", "]", r"`correlation` .* must have shape \(3, 3\)"),
         ("[1.0, 0.3, 0.5]", "[1.1, 0.3, 0.5]", "symmetric with unit diagonal"),
-        ("[[1.0, 0.3, 0.5], [0.3, 1.0, 0.4], [0.5, 0.4, 1.0]]",
-         "[[1.0, 0.9, 0.9], [0.9, 1.0, -0.9], [0.9, -0.9, 1.0]]", "not positive semi-definite"),
+        (
+            "[[1.0, 0.3, 0.5], [0.3, 1.0, 0.4], [0.5, 0.4, 1.0]]",
+            "[[1.0, 0.9, 0.9], [0.9, 1.0, -0.9], [0.9, -0.9, 1.0]]",
+            "not positive semi-definite",
+        ),
     ],
 )
 def test_from_toml_errors(tmp_path, old, new, match):

@@ -1,0 +1,56 @@
+"""Command line: ``python -m backtest run --variant relatives`` and friends.
+
+The only layer that sees ``argparse``: it turns flags into typed configs, calls the library,
+and prints what the library returns. Each command's module is imported when it runs, so
+``--help`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from backtest.cli.args import resolve_config
+from backtest.cli.parser import build_parser
+
+__all__ = ["build_parser", "main", "resolve_config"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m backtest`` and the ``backtest`` script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    try:
+        match args.command:
+            case "run":
+                from backtest.cli.run import run_command
+
+                run_command(args, *resolve_config(args))
+            case "forecast":
+                from backtest.cli.forecast import forecast_command
+
+                forecast_command(args, *resolve_config(args))
+            case "compare":
+                from backtest.cli.compare import compare_command
+
+                compare_command(args.run_dirs, args.out)
+            case "report":
+                from backtest.cli.report import report_command
+
+                report_command(args.run_dir)
+            case "simulate":
+                from backtest.cli.simulate import simulate_command
+
+                simulate_command(args, resolve_config(args)[0])
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "interrupted: finished windows are cached; rerun the same command to resume",
+            file=sys.stderr,
+        )
+        return 130
+    print(f"done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return 0

@@ -1,0 +1,206 @@
+"""Command-line flags, declared once and shared by ``run``, ``forecast`` and ``simulate``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from backtest.config import RunConfig, config_from_mapping, load_toml
+from backtest.data.yahoo import default_cache_dir
+from backtest.features import Variant
+from backtest.splits import WindowKind
+
+_ALL = "all"
+
+DEFAULT_SIGNALS = (0.0, 0.005, 0.02, 0.05)
+DEFAULT_MONTHS = 106
+"""Monthly returns per simulated history: as many as the default real data (2016-11..2025-09)."""
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--config", metavar="FILE", help="TOML file with any of the options below")
+    g.add_argument(
+        "--prices",
+        metavar="FILE",
+        help="wide CSV (date + one column per ticker, daily or monthly) instead of "
+        "downloading from Yahoo Finance",
+    )
+    g.add_argument("--tickers", nargs="+", metavar="T", help="assets to forecast and allocate")
+    g.add_argument(
+        "--relatives",
+        nargs="*",
+        metavar="T",
+        help="relative ETFs (inputs of the 'relatives' variant; SPY is also the market benchmark)",
+    )
+    g.add_argument("--start", help="first month, e.g. 2016-11-01")
+    g.add_argument("--end", help="last month (inclusive), e.g. 2025-09-01")
+    g.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help=f"download and window cache (default {default_cache_dir()})",
+    )
+    s = p.add_argument_group("synthetic market (known truth, see also the simulate command)")
+    s.add_argument(
+        "--source",
+        choices=["prices", "synthetic"],
+        default="prices",
+        help="real prices (default) or a synthetic market with a planted signal",
+    )
+    s.add_argument("--calibrate-on", type=Path, metavar="FILE", help="price CSV to calibrate on")
+    s.add_argument("--market-config", type=Path, metavar="FILE", help="TOML market model")
+    s.add_argument(
+        "--signal", type=float, default=0.02, metavar="R2", help="planted population R2 (0.02)"
+    )
+    s.add_argument("--months", type=int, default=106, help="months to simulate (106)")
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("walk-forward and model")
+    g.add_argument(
+        "--variant",
+        default=None,
+        choices=[v.value for v in Variant] + [_ALL],
+        help="LSTM inputs (default relatives); 'all' runs the three and compares",
+    )
+    g.add_argument("--lookback", type=int, help="months per input sequence (default 12)")
+    g.add_argument("--min-train", type=int, help="training samples of the first fit (default 36)")
+    g.add_argument("--window", choices=[w.value for w in WindowKind], help="default expanding")
+    g.add_argument("--train-size", type=int, help="rolling-window length")
+    g.add_argument("--refit-every", type=int, help="retrain every k months (default 1)")
+    g.add_argument("--seeds", type=int, dest="n_seeds", help="ensemble size per window")
+    g.add_argument("--epochs", type=int, help="maximum epochs (default 200)")
+    g.add_argument("--units", type=int, nargs="+", help="LSTM units per layer (default 64 32)")
+    g.add_argument("--seed", type=int, dest="random_state", help="base random seed (default 0)")
+
+
+def _add_portfolio_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("portfolio")
+    g.add_argument("--strategies", nargs="+", help="subset of shrinkage strategies")
+    g.add_argument("--cost-bps", type=float, help="proportional cost per unit turnover (10)")
+    g.add_argument("--risk-free", type=float, help="annual risk-free rate for Sharpe (0)")
+    g.add_argument("--risk-aversion", type=float, help="mean-variance gamma (5)")
+    g.add_argument("--max-weight", type=float, help="per-asset cap (0.4)")
+
+
+def _add_exec_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("execution and output")
+    g.add_argument("--n-jobs", type=int, default=-1, help="local workers (default: all cores)")
+    g.add_argument("--backend", choices=["loky", "dask", "dask-local"], default="loky")
+    g.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
+    g.add_argument("--workers", type=int, default=2, help="workers of --backend dask-local")
+    g.add_argument("--results-dir", type=Path, default=Path("results"))
+    g.add_argument("--run-name", help="results/<run-name>/ (default: the variant)")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the ``simulate`` command's flags to ``p``."""
+    market = p.add_argument_group("synthetic market (one of the first two is required)")
+    source = market.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--calibrate-on",
+        metavar="FILE",
+        type=Path,
+        help="wide price CSV to calibrate means, volatilities and correlations "
+        "on, e.g. ../shared/data/prices_monthly.csv",
+    )
+    source.add_argument(
+        "--market-config",
+        metavar="FILE",
+        type=Path,
+        help="TOML market model (see MarketModel.from_toml; every study writes "
+        "its model as market_model.toml)",
+    )
+    market.add_argument("--tickers", nargs="+", metavar="T", help="targets (calibration only)")
+    market.add_argument(
+        "--relatives",
+        nargs="+",
+        metavar="T",
+        help="relative ETFs, the LSTM's inputs (calibration only)",
+    )
+    market.add_argument("--start", help="first month of the calibration window")
+    market.add_argument("--end", help="last month of the calibration window")
+    study = p.add_argument_group("study")
+    study.add_argument(
+        "--signal",
+        nargs="+",
+        type=float,
+        default=list(DEFAULT_SIGNALS),
+        metavar="R2",
+        help="population R2 values of the planted signal "
+        f"(default {' '.join(f'{s:g}' for s in DEFAULT_SIGNALS)})",
+    )
+    study.add_argument("--paths", type=int, default=4, help="independent histories per signal")
+    study.add_argument(
+        "--months",
+        type=int,
+        default=DEFAULT_MONTHS,
+        help=f"monthly returns per history (default {DEFAULT_MONTHS})",
+    )
+    study.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        dest="random_state",
+        metavar="N",
+        help="base seed; each path's seeds derive from (seed, signal, path)",
+    )
+    model = p.add_argument_group("walk-forward, model and portfolio (as for run)")
+    model.add_argument("--config", metavar="FILE", help="TOML file with run options")
+    model.add_argument("--lookback", type=int, help="months per input sequence (default 12)")
+    model.add_argument("--min-train", type=int, help="training samples of the first fit (36)")
+    model.add_argument("--refit-every", type=int, help="retrain every k months (default 1)")
+    model.add_argument("--seeds", type=int, dest="n_seeds", help="ensemble size per window")
+    model.add_argument("--epochs", type=int, help="maximum epochs (default 200)")
+    model.add_argument("--units", type=int, nargs="+", help="LSTM units per layer (64 32)")
+    model.add_argument("--strategies", nargs="+", help="subset of shrinkage strategies")
+    model.add_argument("--cost-bps", type=float, help="proportional cost per unit turnover (10)")
+    model.add_argument("--risk-free", type=float, help="annual risk-free rate for Sharpe (0)")
+    model.add_argument("--risk-aversion", type=float, help="mean-variance gamma (5)")
+    model.add_argument("--max-weight", type=float, help="per-asset cap (0.4)")
+    run = p.add_argument_group("execution and output")
+    run.add_argument("--n-jobs", type=int, default=-1, help="local workers (default: all cores)")
+    run.add_argument("--results-dir", type=Path, default=Path("results"))
+    run.add_argument("--run-name", default="simulate", help="results/<run-name>/")
+    run.add_argument("--cache-dir", type=Path, default=None, help="window cache root")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(variant=None)
+
+
+_CONFIG_ARGS = (
+    "tickers",
+    "relatives",
+    "start",
+    "end",
+    "variant",
+    "lookback",
+    "min_train",
+    "window",
+    "train_size",
+    "refit_every",
+    "n_seeds",
+    "epochs",
+    "units",
+    "random_state",
+    "strategies",
+    "cost_bps",
+    "risk_free",
+    "risk_aversion",
+    "max_weight",
+)
+
+
+def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, list[str]]:
+    """Defaults, overlaid by the TOML file, overlaid by flags; and the variants to run."""
+    values = load_toml(args.config) if args.config else {}
+    config = config_from_mapping({k: v for k, v in values.items() if k != "variant"})
+    variant = args.variant or values.get("variant") or Variant.RELATIVES.value
+    flags = {k: getattr(args, k) for k in _CONFIG_ARGS if getattr(args, k, None) is not None}
+    flags.pop("variant", None)
+    if "tickers" in flags:
+        flags["targets"] = flags.pop("tickers")
+    config = config_from_mapping(flags, config)
+    variants = [v.value for v in Variant] if variant == _ALL else [Variant(variant).value]
+    return config.with_variant(variants[0]), variants

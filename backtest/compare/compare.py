@@ -1,0 +1,217 @@
+"""``python -m backtest compare RUN_DIR...``: honest verdicts across the grid of runs.
+
+A researcher who tries 3 variants x 10 strategies has run 30 experiments, and the best of
+them looks good partly by luck. This module reads finished run directories and reports how
+much of the winner's edge survives that: the probability of backtest overfitting (CSCV), the
+deflated Sharpe ratio of the best configuration, the Sharpe-ratio difference of every
+configuration against equal weight (1/N) with a stationary-bootstrap interval, and
+Diebold-Mariano / Clark-West tests of the variants' forecasts.
+
+:func:`compare_runs` computes (pure, no writing), :func:`write_comparison` writes
+``comparison.csv``, ``forecast_tests.csv``, ``comparison.md``, ``pbo_logits.csv``,
+``pbo_logits.png``, ``comparison_returns.csv`` and ``comparison.json``, and
+:func:`load_comparison` reads them back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+
+from backtest.compare.report import comparison_markdown, plot_pbo_logits, verdict
+from backtest.compare.result import ComparisonResult
+from backtest.compare.runs import configuration_returns, load_run, run_labels
+from backtest.compare.stats import FEW_MONTHS, choose_n_blocks, forecast_tests, sharpe_table
+from backtest.engine.store import atomic_write_text
+from backtest.evaluation.overfitting import probability_of_backtest_overfitting
+from backtest.portfolio.rebalance import EQUAL_WEIGHT
+
+__all__ = [
+    "ComparisonResult",
+    "compare_runs",
+    "load_comparison",
+    "write_comparison",
+]
+
+_SCALARS = (
+    "run_dirs", "variants", "pbo", "prob_oos_below_median", "prob_oos_loss", "n_blocks",
+    "best", "best_dsr", "expected_max_sharpe", "risk_free", "alpha", "n_boot", "mean_block",
+    "random_state", "verdict", "notes",
+)  # fmt: skip
+
+
+def compare_runs(
+    run_dirs: Sequence[str | Path],
+    *,
+    n_boot: int = 2000,
+    mean_block: float = 6.0,
+    alpha: float = 0.05,
+    random_state: int | None = None,
+    max_blocks: int = 16,
+) -> ComparisonResult:
+    """Compare the configurations of finished runs (reads files, writes nothing).
+
+    Parameters
+    ----------
+    run_dirs : sequence of path
+        Directories written by ``python -m backtest run``.
+    n_boot, mean_block : int, float
+        Stationary-bootstrap resamples and mean block length (months).
+    alpha : float, default=0.05
+        Level of every test and ``1 - alpha`` the coverage of the intervals.
+    random_state : int, optional
+        Bootstrap seed; defaults to the first run's ``config.random_state``.
+    max_blocks : int, default=16
+        Upper bound of the CSCV blocks.
+
+    Returns
+    -------
+    ComparisonResult
+
+    Notes
+    -----
+    A configuration ``beats_1N`` when its Sharpe ratio exceeds equal weight's, the bootstrap
+    p-value of the difference stays below ``alpha`` after Holm's adjustment for the
+    ``N - 1`` comparisons, and its deflated Sharpe ratio (N = the configurations tried) is
+    at least ``1 - alpha``. Benchmarks enter the grid once, not once per variant.
+
+    Raises
+    ------
+    ValueError
+        A directory is missing or incomplete, the runs share fewer than 4 months, there is
+        one configuration only, or no run has an equal-weight portfolio.
+    """
+    if not run_dirs:
+        raise ValueError("`run_dirs` is empty; pass at least one finished run directory.")
+    resolved = [Path(p).resolve() for p in run_dirs]
+    dupes = sorted({str(p) for p in resolved if resolved.count(p) > 1})
+    if dupes:
+        raise ValueError(f"run directories given more than once: {dupes}; pass each once.")
+    runs = [load_run(p) for p in run_dirs]
+    labels = run_labels(runs)
+    returns, meta, notes = configuration_returns(runs, labels)
+    if returns.shape[1] < 2:
+        raise ValueError(
+            f"only {returns.shape[1]} configuration in {[str(p) for p in run_dirs]}: nothing "
+            "to compare; run more strategies or variants."
+        )
+    if EQUAL_WEIGHT not in returns:
+        raise ValueError(
+            f"no {EQUAL_WEIGHT!r} portfolio in the runs {[str(p) for p in run_dirs]}; rerun "
+            "them with the default benchmarks."
+        )
+    n_blocks = choose_n_blocks(returns.shape[0], max_blocks)
+    if returns.shape[0] < FEW_MONTHS:
+        spans = ", ".join(
+            f"{lab} {r.net.index.min():%Y-%m}..{r.net.index.max():%Y-%m}"
+            for lab, r in zip(labels, runs, strict=True)
+        )
+        notes.append(
+            f"only {returns.shape[0]} common months (runs: {spans}); the shortest run limits "
+            "the span. Every statistic here is very noisy: use longer runs before trusting it."
+        )
+    rates = {r.risk_free for r in runs}
+    if len(rates) > 1:
+        notes.append(f"the runs use different risk-free rates {sorted(rates)}; the first is used.")
+    risk_free = runs[0].risk_free
+    seed = runs[0].random_state if random_state is None else random_state
+    stats_table, sr0 = sharpe_table(
+        returns, EQUAL_WEIGHT, risk_free, n_boot, mean_block, alpha, seed
+    )
+    table = meta.join(stats_table).sort_values("sharpe", ascending=False, kind="stable")
+    table["beats_1N"] = (
+        (table["sharpe_diff_vs_1N"] > 0) & (table["p_holm"] < alpha) & (table["dsr"] >= 1 - alpha)
+    )
+    table["best"] = table.index == table.index[0]
+    undefined = list(table.index[table["ci_low"].isna() & (table.index != EQUAL_WEIGHT)])
+    if undefined:
+        notes.append(
+            f"the bootstrap CI is undefined for {len(undefined)} configuration(s): some "
+            "resamples repeat one month, whose Sharpe ratio has no standard deviation; "
+            "compare over more months."
+        )
+    excess = returns - ((1.0 + risk_free) ** (1 / 12) - 1.0)
+    pbo = probability_of_backtest_overfitting(excess, n_blocks)
+    logits = pd.DataFrame(
+        {"logit": pbo.logits, "is_sharpe": pbo.is_performance, "oos_sharpe": pbo.oos_performance},
+        index=pd.RangeIndex(pbo.n_splits, name="split"),
+    )
+    panels = {label: run.panel for label, run in zip(labels, runs, strict=True)}
+    result = ComparisonResult(
+        run_dirs=tuple(str(p) for p in run_dirs),
+        variants=tuple(labels),
+        returns=returns,
+        table=table,
+        forecast_tests=forecast_tests(panels),
+        pbo=pbo.pbo,
+        prob_oos_below_median=pbo.prob_oos_below_median,
+        prob_oos_loss=pbo.prob_oos_loss,
+        n_blocks=n_blocks,
+        logits=logits,
+        best=str(table.index[0]),
+        best_dsr=float(table["dsr"].iloc[0]),
+        expected_max_sharpe=sr0,
+        risk_free=risk_free,
+        alpha=alpha,
+        n_boot=n_boot,
+        mean_block=mean_block,
+        random_state=seed,
+        verdict="",
+        notes=tuple(notes),
+    )
+    return replace(result, verdict=verdict(result))
+
+
+def _csv(frame: pd.DataFrame, path: Path, index: bool) -> None:
+    atomic_write_text(path, frame.to_csv(index=index, float_format="%.10g"))
+
+
+def write_comparison(result: ComparisonResult, out_dir: str | Path) -> Path:
+    """Write the comparison files into ``out_dir`` (atomically, one file at a time).
+
+    Returns
+    -------
+    Path
+        The path of ``comparison.md``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _csv(result.table.reset_index(), out / "comparison.csv", False)
+    _csv(result.forecast_tests, out / "forecast_tests.csv", False)
+    _csv(result.logits.reset_index(), out / "pbo_logits.csv", False)
+    _csv(result.returns.reset_index(), out / "comparison_returns.csv", False)
+    scalars = {name: getattr(result, name) for name in _SCALARS}
+    atomic_write_text(out / "comparison.json", json.dumps(scalars, indent=2, default=float))
+    plot_pbo_logits(result.logits["logit"].to_numpy(), result.pbo, out / "pbo_logits.png")
+    atomic_write_text(out / "comparison.md", comparison_markdown(result))
+    return out / "comparison.md"
+
+
+def load_comparison(out_dir: str | Path) -> ComparisonResult:
+    """Read back what :func:`write_comparison` wrote into ``out_dir``."""
+    out = Path(out_dir)
+    path = out / "comparison.json"
+    if not path.is_file():
+        raise ValueError(
+            f"no comparison.json in {str(out)!r}; run `python -m backtest compare RUN_DIR...` "
+            "first."
+        )
+    scalars = json.loads(path.read_text(encoding="utf-8"))
+    table = pd.read_csv(out / "comparison.csv", index_col="configuration")
+    returns = pd.read_csv(out / "comparison_returns.csv", index_col="date", parse_dates=["date"])
+    scalars.update(
+        run_dirs=tuple(scalars["run_dirs"]),
+        variants=tuple(scalars["variants"]),
+        notes=tuple(scalars["notes"]),
+    )
+    return ComparisonResult(
+        returns=returns,
+        table=table.astype({"beats_1N": bool, "best": bool}),
+        forecast_tests=pd.read_csv(out / "forecast_tests.csv"),
+        logits=pd.read_csv(out / "pbo_logits.csv", index_col="split"),
+        **scalars,
+    )

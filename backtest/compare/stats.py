@@ -1,0 +1,274 @@
+"""Statistics across finished runs: Sharpe differences against 1/N, DSR, and forecast tests.
+
+Pure functions on frames already read from the run directories (see
+:mod:`backtest.compare.compare` for the reading and the writing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from backtest.evaluation.forecasts import clark_west, diebold_mariano, pooled_clark_west
+from backtest.evaluation.overfitting import sharpe_by_column, sharpe_difference_ci
+from backtest.evaluation.performance import deflated_sharpe_ratio, expected_max_sharpe, sharpe_ratio
+
+__all__ = [
+    "FEW_MONTHS",
+    "FORECAST_TEST_COLUMNS",
+    "SHARPE_TABLE_COLUMNS",
+    "choose_n_blocks",
+    "diebold_mariano_differential",
+    "forecast_tests",
+    "holm_adjust",
+    "sharpe_table",
+]
+
+SHARPE_TABLE_COLUMNS = [
+    "sharpe", "sharpe_diff_vs_1N", "ci_low", "ci_high", "p_value", "p_holm", "dsr",
+]  # fmt: skip
+FORECAST_TEST_COLUMNS = [
+    "test", "variant", "versus", "ticker", "n_months", "statistic", "p_value", "mean_differential",
+]  # fmt: skip
+FEW_MONTHS = 36
+"""Below this many common months the comparison warns that its statistics are very noisy."""
+DIEBOLD_MARIANO = "diebold_mariano"
+CLARK_WEST = "clark_west"
+POOLED = "pooled"
+
+
+def choose_n_blocks(n_periods: int, max_blocks: int = 16) -> int:
+    """CSCV blocks S for T = ``n_periods`` rows: the largest even S <= max_blocks with T >= 2S.
+
+    Parameters
+    ----------
+    n_periods : int
+        Number of common months T.
+    max_blocks : int, default=16
+        Upper bound; 16 is the paper's choice (12,870 splits).
+
+    Returns
+    -------
+    int
+        ``min(max_blocks, T // 2)`` rounded down to an even number.
+
+    Notes
+    -----
+    Every block then holds at least 2 months, so each half of a split has at least S months
+    and a Sharpe ratio with a defined standard deviation. More blocks give more splits (a
+    smoother logit distribution) but shorter, noisier blocks.
+
+    References
+    ----------
+    Bailey, D. H., Borwein, J. M., Lopez de Prado, M. and Zhu, Q. J. (2017). The probability
+    of backtest overfitting. Journal of Computational Finance 20(4), 39-69.
+    """
+    n_blocks = min(max_blocks, n_periods // 2) // 2 * 2
+    if n_blocks < 2:
+        raise ValueError(
+            f"CSCV needs at least 4 common months (2 blocks of 2), got n_periods={n_periods}; "
+            "compare runs that share more forecast months."
+        )
+    return n_blocks
+
+
+def holm_adjust(p_values: np.ndarray) -> np.ndarray:
+    """Holm step-down adjusted p-values (family-wise error rate), NaN left as NaN.
+
+    Notes
+    -----
+    With the m finite p-values sorted ascending, ``p~_(i) = max_{j<=i} min(1, (m - j + 1)
+    p_(j))``. Rejecting where ``p~ < alpha`` controls the chance of any false rejection at
+    alpha; its smallest value is the Bonferroni ``m p_(1)``.
+
+    References
+    ----------
+    Holm, S. (1979). A simple sequentially rejective multiple test procedure. Scandinavian
+    Journal of Statistics 6(2), 65-70.
+    """
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    m = order.size
+    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out[order] = np.maximum.accumulate(scaled)
+    return out
+
+
+def sharpe_table(
+    returns: pd.DataFrame,
+    benchmark: str,
+    risk_free: float = 0.0,
+    n_boot: int = 2000,
+    mean_block: float = 6.0,
+    alpha: float = 0.05,
+    random_state: int = 0,
+) -> tuple[pd.DataFrame, float]:
+    """Sharpe ratio, difference against ``benchmark`` with bootstrap CI, and DSR per column.
+
+    Parameters
+    ----------
+    returns : pandas.DataFrame of shape (n_periods, n_configurations)
+        Net simple returns on common months, one column per configuration tried.
+    benchmark : str
+        Column every configuration is compared with (equal weight, 1/N).
+    risk_free : float, default=0.0
+        Annual risk-free rate, subtracted per period before every Sharpe ratio.
+    n_boot, mean_block, alpha : int, float, float
+        Passed to :func:`backtest.evaluation.overfitting.sharpe_difference_ci`.
+    random_state : int, default=0
+        Seed of the bootstrap; every column uses the same resampled months (common random
+        numbers), so the intervals are comparable and the table is reproducible.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Index as ``returns.columns``; columns sharpe (annualised), sharpe_diff_vs_1N, ci_low,
+        ci_high, p_value (two-sided, zero difference), p_holm (Holm-adjusted over the
+        ``n_configurations - 1`` comparisons; NaN for the benchmark itself) and dsr.
+    sr0 : float
+        Annualised expected maximum Sharpe ratio of ``n_configurations`` zero-skill trials.
+
+    Notes
+    -----
+    ``dsr`` is the deflated Sharpe ratio each column would have had if it had been selected:
+    N = the number of columns, V[SR] = the variance (ddof=1) of the columns' per-period
+    Sharpe ratios. Only the best column's value answers "does the winner survive selection".
+
+    References
+    ----------
+    Bailey, D. H. and Lopez de Prado, M. (2014). The deflated Sharpe ratio. Journal of
+    Portfolio Management 40(5), 94-107.
+    Ledoit, O. and Wolf, M. (2008). Journal of Empirical Finance 15(5), 850-859.
+    """
+    if benchmark not in returns.columns:
+        raise ValueError(
+            f"`benchmark`={benchmark!r} is not a column of `returns` {list(returns.columns)}; "
+            "include the equal-weight portfolio."
+        )
+    excess = returns - ((1.0 + risk_free) ** (1 / 12) - 1.0)
+    n_configs = excess.shape[1]
+    var_sr = float(np.var(sharpe_by_column(excess.to_numpy()), ddof=1))
+    base = excess[benchmark].to_numpy()
+    rows = []
+    for col in excess.columns:
+        r = excess[col].to_numpy()
+        # On very short samples a resample can repeat one month (zero std): its Sharpe is NaN
+        # and so is the interval; the caller reports that in words instead of a warning.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ci = sharpe_difference_ci(
+                r, base, n_boot=n_boot, mean_block=mean_block, alpha=alpha,
+                random_state=random_state,
+            )  # fmt: skip
+        rows.append([
+            sharpe_ratio(returns[col].to_numpy(), risk_free), ci.difference, ci.ci_low,
+            ci.ci_high, ci.p_value, deflated_sharpe_ratio(r, n_configs, var_sr),
+        ])  # fmt: skip
+    cols = [c for c in SHARPE_TABLE_COLUMNS if c != "p_holm"]
+    table = pd.DataFrame(rows, index=returns.columns, columns=cols)
+    p = table["p_value"].where(table.index != benchmark)
+    table.insert(5, "p_holm", holm_adjust(p.to_numpy()))
+    table.loc[benchmark, ["p_value"]] = np.nan  # 1/N against itself is no test
+    sr0 = expected_max_sharpe(n_configs, var_sr) * np.sqrt(12)
+    return table, float(sr0)
+
+
+def diebold_mariano_differential(differential: np.ndarray):
+    """HLN-corrected Diebold-Mariano test on a given loss-differential series ``d_t``.
+
+    :func:`backtest.evaluation.forecasts.diebold_mariano` takes two error series and forms
+    ``d = e1^2 - e2^2``; any ``d`` is such a difference with ``e1 = sqrt(max(d, 0))`` and
+    ``e2 = sqrt(max(-d, 0))``, which lets a pooled (cross-sectionally averaged) differential
+    go through the same, tested, implementation.
+    """
+    d = np.asarray(differential, dtype=float)
+    return diebold_mariano(np.sqrt(np.maximum(d, 0.0)), np.sqrt(np.maximum(-d, 0.0)))
+
+
+def _row(test: str, variant: str, versus: str, ticker: str, n: int, res) -> list:
+    if res is None:
+        return [test, variant, versus, ticker, n, np.nan, np.nan, np.nan]
+    return [test, variant, versus, ticker, n, res.statistic, res.p_value, res.mean]
+
+
+def _dm_rows(a: str, b: str, panels: Mapping[str, Mapping[str, pd.DataFrame]]) -> list[list]:
+    lstm_a, lstm_b = panels[a]["lstm"], panels[b]["lstm"]
+    dates = lstm_a.index.intersection(lstm_b.index)
+    tickers = lstm_a.columns.intersection(lstm_b.columns)
+    err = {v: (panels[v]["realised"] - panels[v]["lstm"]).reindex(dates)[tickers] for v in (a, b)}
+    # positive differential = variant a's squared error is the smaller
+    diff = (err[b] ** 2 - err[a] ** 2).to_numpy()
+    rows = []
+    for j, ticker in enumerate(tickers):
+        ok = np.isfinite(diff[:, j])
+        d = diff[ok, j]
+        res = diebold_mariano_differential(d) if d.size >= 3 else None
+        rows.append(_row(DIEBOLD_MARIANO, a, b, ticker, int(d.size), res))
+    ok = np.isfinite(diff).any(axis=1)
+    pooled = np.nanmean(diff[ok], axis=1) if ok.any() else np.empty(0)
+    res = diebold_mariano_differential(pooled) if pooled.size >= 3 else None
+    rows.append(_row(DIEBOLD_MARIANO, a, b, POOLED, int(pooled.size), res))
+    return rows
+
+
+def _cw_rows(variant: str, panel: Mapping[str, pd.DataFrame]) -> list[list]:
+    r, f, b = (panel[k].to_numpy(dtype=float) for k in ("realised", "lstm", "hist_mean"))
+    valid = np.isfinite(r) & np.isfinite(f) & np.isfinite(b)
+    rows = []
+    for j, ticker in enumerate(panel["realised"].columns):
+        m = valid[:, j]
+        res = clark_west(r[m, j], f[m, j], b[m, j]) if m.sum() >= 2 else None
+        rows.append(_row(CLARK_WEST, variant, "hist_mean", ticker, int(m.sum()), res))
+    n = int(valid.any(axis=1).sum())
+    masked = [np.where(valid, x, np.nan) for x in (r, f, b)]
+    res = pooled_clark_west(*masked) if n >= 2 else None
+    rows.append(_row(CLARK_WEST, variant, "hist_mean", POOLED, n, res))
+    return rows
+
+
+def forecast_tests(panels: Mapping[str, Mapping[str, pd.DataFrame]]) -> pd.DataFrame:
+    """Diebold-Mariano between every pair of variants' LSTM, Clark-West of each against the mean.
+
+    Parameters
+    ----------
+    panels : mapping of str to mapping of str to pandas.DataFrame
+        Per variant label, frames "lstm", "hist_mean" and "realised" (dates x tickers, the
+        month forecast; NaN where missing, e.g. the live month's realised value).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns test, variant, versus, ticker (one row per ticker, then "pooled"), n_months,
+        statistic, p_value, mean_differential. A positive statistic always means ``variant``
+        forecast better than ``versus``. Too few months give NaN.
+
+    Notes
+    -----
+    Diebold-Mariano (horizon 1, Harvey-Leybourne-Newbold correction, two-sided p-value from
+    t with T-1 df) on ``d_t = e_versus,t^2 - e_variant,t^2`` over the months both variants
+    forecast. Pooled: ``d_t`` averaged over the tickers available at t, then the same test
+    on that one series, as :func:`~backtest.evaluation.forecasts.pooled_clark_west` does;
+    stacking all
+    (month, ticker) pairs would treat one month's correlated errors as independent evidence.
+    Clark-West (one-sided, H1: the LSTM beats the historical mean it nests) over each
+    variant's own forecast months, per ticker and pooled the same way.
+
+    References
+    ----------
+    Diebold, F. X. and Mariano, R. S. (1995). Journal of Business & Economic Statistics
+    13(3), 253-263.
+    Harvey, D., Leybourne, S. and Newbold, P. (1997). International Journal of Forecasting
+    13(2), 281-291.
+    Clark, T. E. and West, K. D. (2007). Journal of Econometrics 138(1), 291-311.
+    """
+    rows: list[list] = []
+    for a, b in combinations(list(panels), 2):
+        rows += _dm_rows(a, b, panels)
+    for variant, panel in panels.items():
+        rows += _cw_rows(variant, panel)
+    table = pd.DataFrame(rows, columns=FORECAST_TEST_COLUMNS)
+    return table.astype({"n_months": int})

@@ -1,0 +1,239 @@
+"""Charts of a known-truth study: power curve, mu error and Sharpe gap against signal strength.
+
+Signal strengths usually span orders of magnitude (0, 0.5%, 2%, 15%), so they sit at evenly
+spaced positions on the x axis, labelled with their population R2: a log axis cannot show 0 and a
+linear one crams the weak signals, which matter most, into a corner.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from backtest.reports.charts.style import STYLE, save_figure, strategy_colors
+from backtest.study.evaluate import SIGNIFICANCE
+
+__all__ = ["plot_mu_error", "plot_power_curve", "plot_sharpe_gap", "signal_label"]
+
+_SIZE = (11.0, 4.6)
+_REFERENCE = {"color": "#4d4d4d", "linestyle": "--", "linewidth": 1.3, "zorder": 2}
+
+
+def signal_label(signal: float) -> str:
+    """Population R2 as a short percentage, e.g. ``0``, ``0.5%``, ``15%``."""
+    return "0" if signal == 0 else f"{100 * signal:g}%"
+
+
+def _signal_axis(ax: Axes, signals: np.ndarray) -> None:
+    ax.set_xticks(np.arange(len(signals)), [signal_label(s) for s in signals])
+    ax.set_xlabel("planted signal (population R2 of each target)")
+    ax.set_xlim(-0.3, len(signals) - 0.7)
+
+
+def _per_signal(paths: pd.DataFrame) -> pd.DataFrame:
+    """Path-level columns, one row per (signal, path)."""
+    return paths.drop_duplicates(["signal", "path"]).sort_values(["signal", "path"])
+
+
+def _wilson(rate: np.ndarray, n: np.ndarray, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
+    """Distances from ``rate`` to the Wilson 95% interval of a binomial proportion."""
+    centre = (rate + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * np.sqrt(rate * (1 - rate) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return np.clip(rate - (centre - half), 0, None), np.clip(centre + half - rate, 0, None)
+
+
+def _strategy_lines(
+    ax: Axes, summary: pd.DataFrame, column: str, se_column: str | None, colors: dict
+) -> None:
+    signals = np.sort(summary["signal"].unique())
+    names = list(dict.fromkeys(summary["strategy"]))
+    offsets = np.linspace(-0.12, 0.12, len(names)) if len(names) > 1 else [0.0]
+    for name, dx in zip(names, offsets, strict=True):
+        own = summary[summary["strategy"] == name].set_index("signal").reindex(signals)
+        x = np.arange(len(signals)) + dx
+        err = None if se_column is None else own[se_column].to_numpy()
+        ax.errorbar(
+            x, own[column], yerr=err, color=colors[name], marker="o", markersize=4,
+            linewidth=1.5, capsize=2, elinewidth=0.8, label=name, zorder=3,
+        )  # fmt: skip
+
+
+def plot_power_curve(paths: pd.DataFrame, path: str | Path) -> Path:
+    """Clark-West rejection rates (left) and out-of-sample R2 (right) against signal strength.
+
+    Parameters
+    ----------
+    paths : DataFrame
+        The study's per-path rows (:func:`backtest.study.evaluate.evaluate_path` columns plus
+        ``signal`` and ``path``).
+    path : str or Path
+        Where to save the PNG.
+    """
+    per = _per_signal(paths)
+    signals = np.sort(per["signal"].unique())
+    grouped = per.groupby("signal")
+    n = grouped["path"].count().reindex(signals).to_numpy()
+    x = np.arange(len(signals))
+    with mpl.rc_context(STYLE):
+        fig = Figure(figsize=_SIZE)
+        left, right = fig.subplots(1, 2)
+        for column, label, dx, style in (
+            ("cw_reject", "LSTM, pooled test", -0.05, {"color": "#1f77b4", "marker": "o"}),
+            (
+                "cw_ticker_reject",
+                "LSTM, per-ticker tests (average)",
+                0.0,
+                {"color": "#ff7f0e", "marker": "s"},
+            ),
+            (
+                "oracle_cw_reject",
+                "known-signal forecast, pooled",
+                0.05,
+                {**_REFERENCE, "color": "#8c8c8c", "marker": "^"},
+            ),
+        ):
+            rate = grouped[column].mean().reindex(signals).to_numpy(dtype=float)
+            lo, hi = _wilson(rate, n) if column != "cw_ticker_reject" else (None, None)
+            left.errorbar(
+                x + dx, rate, yerr=None if lo is None else np.vstack([lo, hi]), capsize=2,
+                elinewidth=0.8, markersize=5, label=label, **{"linewidth": 1.6, **style},
+            )  # fmt: skip
+        left.axhline(SIGNIFICANCE, color="#b3b3b3", linestyle=":", linewidth=1.2, zorder=1)
+        left.annotate(
+            f"nominal {SIGNIFICANCE:.0%}",
+            (x[-1], SIGNIFICANCE),
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="right",
+            fontsize=7,
+            color="#4d4d4d",
+        )
+        left.set_ylim(-0.03, 1.05)
+        left.set_ylabel(f"share of paths rejecting at {SIGNIFICANCE:.0%}")
+        left.set_title(
+            f"Clark-West power ({int(n.min())}-{int(n.max())} paths per signal; bars: Wilson 95%)"
+            if n.min() != n.max()
+            else f"Clark-West power ({int(n[0])} paths per signal; bars: Wilson 95%)"
+        )
+        left.legend(loc="upper left", frameon=False)
+        for i, s in enumerate(signals):
+            values = per.loc[per["signal"] == s, "r2_os"].to_numpy()
+            jitter = np.linspace(-0.08, 0.08, len(values)) if len(values) > 1 else [0.0]
+            right.scatter(
+                i + np.asarray(jitter),
+                values,
+                s=10,
+                color="#1f77b4",
+                alpha=0.35,
+                zorder=2,
+                label="LSTM, one path" if i == 0 else None,
+            )
+        mean, sd = grouped["r2_os"].mean().reindex(signals), grouped["r2_os"].std()
+        right.errorbar(
+            x,
+            mean,
+            yerr=sd.reindex(signals).fillna(0),
+            color="#1f77b4",
+            marker="o",
+            capsize=3,
+            linewidth=1.6,
+            label="LSTM, mean +/- sd",
+            zorder=3,
+        )
+        right.plot(
+            x,
+            grouped["oracle_r2_os"].mean().reindex(signals),
+            marker="^",
+            label="known-signal forecast",
+            **_REFERENCE,
+        )
+        right.plot(
+            x, signals, color="#b3b3b3", linestyle=":", marker="x", label="population R2", zorder=1
+        )
+        right.axhline(0, color="black", linewidth=0.8, zorder=1)
+        right.set_ylabel("pooled out-of-sample R2 vs historical mean")
+        right.set_title("Forecast accuracy (R2_OS, Campbell-Thompson)")
+        right.legend(loc="upper left", frameon=False)
+        for ax in (left, right):
+            _signal_axis(ax, signals)
+        fig.suptitle("Can the engine detect a planted signal?")
+        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.86, wspace=0.22)
+        return save_figure(fig, path)
+
+
+def plot_mu_error(summary: pd.DataFrame, path: str | Path) -> Path:
+    """Each strategy's RMSE of mu against the true conditional and unconditional means."""
+    signals = np.sort(summary["signal"].unique())
+    colors = strategy_colors(summary["strategy"])
+    reference = summary.drop_duplicates("signal").set_index("signal")["signal_rmse"]
+    scaled = summary.assign(
+        **{
+            c: 100 * summary[c]
+            for c in ("mu_rmse_cond", "mu_rmse_uncond", "mu_rmse_cond_se")
+            if c in summary
+        }
+    )
+    with mpl.rc_context(STYLE):
+        fig = Figure(figsize=(_SIZE[0] + 1.6, _SIZE[1]))
+        left, right = fig.subplots(1, 2)
+        _strategy_lines(left, scaled, "mu_rmse_cond", None, colors)
+        (ref,) = left.plot(
+            np.arange(len(signals)),
+            100 * reference.reindex(signals),
+            marker="x",
+            label="true unconditional mean (the signal's own size)",
+            **_REFERENCE,
+        )
+        left.set_title("against the TRUE conditional mean (what is predictable)")
+        _strategy_lines(right, scaled, "mu_rmse_uncond", None, colors)
+        right.set_title("against the true unconditional mean")
+        for ax in (left, right):
+            _signal_axis(ax, signals)
+            ax.set_ylabel("RMSE of mu, % per month (log returns)")
+            ax.set_ylim(bottom=0)
+        left.legend(handles=[ref], loc="upper left", frameon=False)
+        handles, labels = right.get_legend_handles_labels()
+        fig.legend(handles, labels, loc="center right", frameon=False, title="strategy")
+        fig.suptitle("Error of each strategy's expected returns (mean over paths)")
+        fig.subplots_adjust(left=0.06, right=0.84, bottom=0.13, top=0.86, wspace=0.22)
+        return save_figure(fig, path)
+
+
+def plot_sharpe_gap(summary: pd.DataFrame, path: str | Path) -> Path:
+    """Sharpe gap to the oracle (left) and realised Sharpe (right) by strategy and signal."""
+    signals = np.sort(summary["signal"].unique())
+    colors = strategy_colors(summary["strategy"])
+    frame = summary.assign(
+        gap_se=summary["sharpe_gap_sd"] / np.sqrt(summary["n_paths"]),
+        sharpe_se=summary["sharpe_sd"] / np.sqrt(summary["n_paths"]),
+    )
+    oracle = summary.drop_duplicates("signal").set_index("signal")["oracle_sharpe"]
+    with mpl.rc_context(STYLE):
+        fig = Figure(figsize=(_SIZE[0] + 1.6, _SIZE[1]))
+        left, right = fig.subplots(1, 2)
+        _strategy_lines(left, frame, "sharpe_gap", "gap_se", colors)
+        left.axhline(0, color="black", linewidth=0.8, zorder=1)
+        left.set_ylabel("oracle Sharpe - strategy Sharpe (annualised, net)")
+        left.set_title("Sharpe lost to not knowing the true mean (bars: +/- 1 se)")
+        _strategy_lines(right, frame, "sharpe", "sharpe_se", colors)
+        right.plot(
+            np.arange(len(signals)),
+            oracle.reindex(signals),
+            marker="^",
+            label="oracle (true conditional mean)",
+            **{**_REFERENCE, "color": "black"},
+        )
+        right.set_ylabel("annualised net Sharpe ratio")
+        right.set_title("Realised Sharpe ratio")
+        for ax in (left, right):
+            _signal_axis(ax, signals)
+        handles, labels = right.get_legend_handles_labels()
+        fig.legend(handles, labels, loc="center right", frameon=False, title="strategy")
+        fig.suptitle("Portfolio cost of expected-return error: gap to the oracle portfolio")
+        fig.subplots_adjust(left=0.06, right=0.80, bottom=0.13, top=0.86, wspace=0.22)
+        return save_figure(fig, path)
