@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from backtest.cli.parser import main
+from backtest.cli import main
 
 sys.exit(main())

@@ -1,4 +1,11 @@
-"""The resolved configuration of a run: defaults that reproduce the seed notebook."""
+"""The resolved configuration of a run: typed, frozen, and defaults that reproduce the seed.
+
+A :class:`RunConfig` nests one frozen section per pipeline stage (:class:`DataConfig`,
+:class:`WalkForwardConfig`, :class:`ModelConfig`, :class:`PortfolioConfig`), the way a TOML
+file spells them (``[data]``, ``[walk_forward]``, ``[model]``, ``[portfolio]``). Flat keys
+(``min_train = 40``) are accepted too and routed to their section, so a one-line config
+stays one line.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +26,31 @@ else:  # pragma: no cover
 
 DEFAULT_TARGETS = ("HWM", "NVDA", "MSI", "AMZN", "MA", "TSLA", "ALB")
 DEFAULT_RELATIVES = ("SPY", "QQQ", "XLK", "XLY", "XLI", "XLF", "XLB", "SMH", "ITA", "LIT")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which assets, over which months."""
+
+    targets: tuple[str, ...] = DEFAULT_TARGETS
+    relatives: tuple[str, ...] = DEFAULT_RELATIVES
+    start: str = "2016-11-01"
+    end: str = "2025-09-01"
+
+    @property
+    def tickers(self) -> list[str]:
+        """Targets then relatives, each once."""
+        return list(dict.fromkeys([*self.targets, *self.relatives]))
+
+
+@dataclass(frozen=True)
+class WalkForwardConfig:
+    """Which months train each window (see :class:`backtest.splits.WalkForward`)."""
+
+    min_train: int = 36
+    window: WindowKind = WindowKind.EXPANDING
+    train_size: int | None = None
+    refit_every: int = 1
 
 
 @dataclass(frozen=True)
@@ -47,6 +79,17 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class PortfolioConfig:
+    """Shrinkage strategies, the mean-variance allocator and trading costs."""
+
+    strategies: tuple[str, ...] | None = None
+    cost_bps: float = 10.0
+    risk_free: float = 0.0
+    risk_aversion: float = 5.0
+    max_weight: float = 0.4
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything that determines a run's numbers (and nothing that does not).
 
@@ -54,68 +97,92 @@ class RunConfig:
     config gives the same numbers wherever and however it runs.
     """
 
-    targets: tuple[str, ...] = DEFAULT_TARGETS
-    relatives: tuple[str, ...] = DEFAULT_RELATIVES
-    start: str = "2016-11-01"
-    end: str = "2025-09-01"
+    data: DataConfig = field(default_factory=DataConfig)
     variant: Variant = Variant.RELATIVES
+    walk_forward: WalkForwardConfig = field(default_factory=WalkForwardConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
-    min_train: int = 36
-    window: WindowKind = WindowKind.EXPANDING
-    train_size: int | None = None
-    refit_every: int = 1
+    portfolio: PortfolioConfig = field(default_factory=PortfolioConfig)
     random_state: int = 0
-    strategies: tuple[str, ...] | None = None
-    cost_bps: float = 10.0
-    risk_free: float = 0.0
-    risk_aversion: float = 5.0
-    max_weight: float = 0.4
 
     def with_variant(self, variant: Variant | str) -> RunConfig:
         """The same config for another variant."""
         return dataclasses.replace(self, variant=Variant(variant))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (enums as their values)."""
+        """JSON-ready form, one table per section (enums as their values)."""
         out = dataclasses.asdict(self)
         out["variant"] = self.variant.value
-        out["window"] = self.window.value
+        out["walk_forward"]["window"] = self.walk_forward.window.value
         return out
 
 
-_MODEL_KEYS = {f.name for f in dataclasses.fields(ModelConfig)}
-_RUN_KEYS = {f.name for f in dataclasses.fields(RunConfig)} - {"model"}
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "walk_forward": WalkForwardConfig,
+    "model": ModelConfig,
+    "portfolio": PortfolioConfig,
+}
+_TOP_KEYS = ("variant", "random_state")
+_SECTION_OF = {f.name: name for name, cls in SECTIONS.items() for f in dataclasses.fields(cls)}
+
+
+def _valid_keys() -> str:
+    parts = [f"{', '.join(_TOP_KEYS)}"]
+    for name, cls in SECTIONS.items():
+        parts.append(f"[{name}] {', '.join(f.name for f in dataclasses.fields(cls))}")
+    return "; ".join(parts)
+
+
+def _split_sections(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Top-level values and one dict per section, flat keys routed to their section."""
+    top: dict[str, Any] = {}
+    sections: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+    unknown: list[str] = []
+    for key, value in values.items():
+        if key in SECTIONS and isinstance(value, SECTIONS[key]):
+            top[key] = value
+        elif key in SECTIONS and isinstance(value, dict):
+            for inner, inner_value in value.items():
+                if _SECTION_OF.get(inner) != key:
+                    unknown.append(f"{key}.{inner}")
+                sections[key][inner] = inner_value
+        elif key in _TOP_KEYS:
+            top[key] = value
+        elif key in _SECTION_OF:
+            sections[_SECTION_OF[key]][key] = value
+        else:
+            unknown.append(key)
+    if unknown:
+        raise ValueError(f"unknown config key(s) {sorted(unknown)}; valid keys: {_valid_keys()}")
+    return top, sections
 
 
 def config_from_mapping(values: dict[str, Any], base: RunConfig | None = None) -> RunConfig:
-    """Overlay ``values`` (flat, or with a ``[model]`` table) on ``base``.
+    """Overlay ``values`` (flat, or with ``[data]``/``[model]``/... tables) on ``base``.
 
     Unknown keys raise, naming the key and the valid ones: a typo in a config file
     must not silently fall back to a default.
     """
     base = base or RunConfig()
-    values = dict(values)
-    model_values = dict(values.pop("model", {}) or {})
-    for key in list(values):
-        if key in _MODEL_KEYS and key not in _RUN_KEYS:
-            model_values[key] = values.pop(key)
-    unknown = sorted(set(values) - _RUN_KEYS) + sorted(set(model_values) - _MODEL_KEYS)
-    if unknown:
-        raise ValueError(
-            f"unknown config key(s) {unknown}; valid keys: {sorted(_RUN_KEYS)} and, for "
-            f"the model, {sorted(_MODEL_KEYS)}"
-        )
-    for key in ("targets", "relatives", "strategies"):
-        if key in values and values[key] is not None:
-            values[key] = tuple(values[key])
-    if "units" in model_values:
-        model_values["units"] = tuple(int(u) for u in model_values["units"])
-    if "variant" in values:
-        values["variant"] = Variant(values["variant"])
-    if "window" in values:
-        values["window"] = WindowKind(values["window"])
-    model = dataclasses.replace(base.model, **model_values)
-    return dataclasses.replace(base, **values, model=model)
+    top, sections = _split_sections(dict(values))
+    data = sections["data"]
+    for key in ("targets", "relatives"):
+        if key in data:
+            data[key] = tuple(data[key])
+    portfolio = sections["portfolio"]
+    if portfolio.get("strategies") is not None:
+        portfolio["strategies"] = tuple(portfolio["strategies"])
+    if "units" in sections["model"]:
+        sections["model"]["units"] = tuple(int(u) for u in sections["model"]["units"])
+    if "window" in sections["walk_forward"]:
+        sections["walk_forward"]["window"] = WindowKind(sections["walk_forward"]["window"])
+    if "variant" in top:
+        top["variant"] = Variant(top["variant"])
+    nested = {
+        name: dataclasses.replace(top.pop(name, getattr(base, name)), **sections[name])
+        for name in SECTIONS
+    }
+    return dataclasses.replace(base, **top, **nested)
 
 
 def load_toml(path: str | os.PathLike) -> dict[str, Any]:

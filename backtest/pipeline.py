@@ -27,7 +27,7 @@ from strategies import StrategyName
 def strategy_names(config: RunConfig) -> list[str]:
     """Configured strategies (all registered ones by default), validated."""
     valid = [s.value for s in StrategyName]
-    names = list(config.strategies or valid)
+    names = list(config.portfolio.strategies or valid)
     for name in names:
         if name not in valid:
             raise ValueError(f"unknown strategy {name!r}; choose from {valid}")
@@ -45,10 +45,10 @@ def check_strategies(config: RunConfig) -> list[str]:
     from strategies import MarketView
 
     names = strategy_names(config)
-    n_assets = len(config.targets)
+    n_assets = len(config.data.targets)
     rng = np.random.default_rng(0)
     view = MarketView(
-        returns=rng.normal(0.01, 0.05, (config.min_train, n_assets)),
+        returns=rng.normal(0.01, 0.05, (config.walk_forward.min_train, n_assets)),
         forecast=np.full(n_assets, 0.01),
         past_forecasts=np.empty((0, n_assets)),
         past_benchmarks=np.empty((0, n_assets)),
@@ -56,13 +56,20 @@ def check_strategies(config: RunConfig) -> list[str]:
     )
     stand_in = pd.Timestamp("2000-01-31")
     try:
-        decide(stand_in, view, config.targets, names, config.risk_aversion, config.max_weight)
+        decide(
+            stand_in,
+            view,
+            config.data.targets,
+            names,
+            config.portfolio.risk_aversion,
+            config.portfolio.max_weight,
+        )
     except ValueError as exc:
         reason = str(exc).removeprefix(f"at {stand_in:%Y-%m-%d}: ")
         raise ValueError(
             f"the configuration cannot run its strategies ({reason}), with min_train="
-            f"{config.min_train} months and {n_assets} targets; raise --min-train, drop the "
-            "strategy with --strategies, or change --max-weight"
+            f"{config.walk_forward.min_train} months and {n_assets} targets; raise --min-train, "
+            "drop the strategy with --strategies, or change --max-weight"
         ) from None
     return names
 
@@ -81,15 +88,15 @@ def run_variant(
     market = returns[MARKET] if MARKET in returns else None
     backtest = backtest_strategies(
         panel,
-        returns[list(config.targets)],
+        returns[list(config.data.targets)],
         strategy_names(config),
-        config.risk_aversion,
-        config.max_weight,
-        config.cost_bps,
+        config.portfolio.risk_aversion,
+        config.portfolio.max_weight,
+        config.portfolio.cost_bps,
         market,
     )
     metrics = write_forecast_outputs(panel, out)
-    performance = write_strategy_outputs(backtest, out, config.risk_free)
+    performance = write_strategy_outputs(backtest, out, config.portfolio.risk_free)
     text = verdict(metrics, performance, backtest.frame("net"), config.random_state)
     write_summary(
         out, f"Walk-forward backtest, variant '{config.variant.value}'", metrics, performance, text

@@ -81,7 +81,10 @@ def main() -> None:
 
     config = RunConfig()
     data = load_prices(
-        [*config.targets, *config.relatives], config.start, config.end, prices_path=args.prices
+        [*config.data.targets, *config.data.relatives],
+        config.data.start,
+        config.data.end,
+        prices_path=args.prices,
     )
     seq, _ = prepare(config, data.prices)
     all_jobs = plan_jobs(config, seq)

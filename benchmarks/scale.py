@@ -180,10 +180,14 @@ def one_workers(layout: str, n_windows: int) -> dict:
     from backtest.engine.walkforward import plan_jobs, prepare, run_jobs
 
     config = RunConfig()
-    tickers = list(dict.fromkeys([*config.targets, *config.relatives]))
+    tickers = list(dict.fromkeys([*config.data.targets, *config.data.relatives]))
     with tempfile.TemporaryDirectory() as tmp:
         data = load_prices(
-            tickers, config.start, config.end, prices_path=SHARED_PRICES, cache_dir=Path(tmp)
+            tickers,
+            config.data.start,
+            config.data.end,
+            prices_path=SHARED_PRICES,
+            cache_dir=Path(tmp),
         )
         seq, _ = prepare(config, data.prices)
         jobs = plan_jobs(config, seq)[:n_windows]

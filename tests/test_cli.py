@@ -221,7 +221,7 @@ def test_toml_config_is_overlaid_by_flags(tmp_path):
     args = build_parser().parse_args(["run", "--config", str(toml), "--epochs", "7"])
     config, variants = resolve_config(args)
     assert variants == ["base"]
-    assert config.targets == ("NVDA", "MSI", "AMZN") and config.min_train == 40
+    assert config.data.targets == ("NVDA", "MSI", "AMZN") and config.walk_forward.min_train == 40
     assert config.model.units == (16, 8) and config.model.epochs == 7
 
 

@@ -44,7 +44,13 @@ def write_run(
 ) -> Path:
     """A run directory in exactly the formats `backtest run` writes."""
     path.mkdir(parents=True)
-    config = {"config": {"variant": variant, "risk_free": 0.0, "random_state": random_state}}
+    config = {
+        "config": {
+            "variant": variant,
+            "portfolio": {"risk_free": 0.0},
+            "random_state": random_state,
+        }
+    }
     (path / "config.json").write_text(json.dumps(config))
     tidy = net.rename_axis("date").reset_index().melt("date", var_name="strategy", value_name="net")
     tidy["gross"] = tidy["net"] + 0.001

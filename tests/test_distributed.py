@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from backtest.cli import main
-from backtest.config import ModelConfig, RunConfig
+from backtest.config import ModelConfig, config_from_mapping
 from backtest.engine import cluster as distributed
 from backtest.engine.cluster import WindowRef, dask_runner, fit_ref, pool_sequences
 from backtest.engine.local import Backend
@@ -35,7 +35,7 @@ def _jobs(rng, **kw):
         model=model,
         min_train=30,
     )
-    config = RunConfig(**{**base, **kw})
+    config = config_from_mapping({**base, **kw})
     seq, _ = prepare(config, _prices(rng))
     return seq, plan_jobs(config, seq)
 

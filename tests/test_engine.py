@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.config import ModelConfig, RunConfig
+from backtest.config import ModelConfig, config_from_mapping
 from backtest.engine.local import local_runner
 from backtest.engine.store import WindowStore
 from backtest.engine.walkforward import (
@@ -29,7 +29,7 @@ def _config(**kw):
     base = dict(
         targets=("A", "B", "C"), relatives=("X",), variant=Variant.BASE, model=TINY, min_train=30
     )
-    return RunConfig(**{**base, **kw})
+    return config_from_mapping({**base, **kw})
 
 
 def test_window_seed_depends_on_seed_variant_and_month_only():
@@ -60,9 +60,9 @@ def test_jobs_train_only_on_targets_known_at_the_origin(rng):
     config = _config()
     seq, _ = prepare(config, prices)
     jobs = plan_jobs(config, seq)
-    assert len(jobs) == seq.n_labelled - config.min_train
+    assert len(jobs) == seq.n_labelled - config.walk_forward.min_train
     for k, job in enumerate(jobs):
-        j = config.min_train + k
+        j = config.walk_forward.min_train + k
         np.testing.assert_array_equal(job.y_train, seq.y[:j])
         # the newest training target is the origin month's own return
         assert seq.target_dates[j - 1] == seq.origins[j]

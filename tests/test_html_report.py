@@ -74,13 +74,11 @@ def make_run(out: Path, rng: np.random.Generator, charts: Path) -> Path:
     months = pd.date_range("2023-01-31", periods=8, freq="ME")
     config = {
         "config": {
-            "targets": TICKERS,
-            "relatives": ["SPY"],
+            "data": {"targets": TICKERS, "relatives": ["SPY"]},
             "variant": "relatives",
+            "walk_forward": {"min_train": 40},
             "model": {"units": [8, 4], "epochs": 3, "lookback": 12},
-            "min_train": 40,
-            "strategies": None,
-            "cost_bps": 10.0,
+            "portfolio": {"strategies": None, "cost_bps": 10.0},
         },
         "data": {
             "fingerprint": "f" * 64,

@@ -268,13 +268,13 @@ def test_real_data_base_path_starts_at_the_one_step_forecast(shared_data, tmp_pa
         {"variant": "base", "end": "2024-06-01", "min_train": 76, "epochs": 2, "units": (4, 2)}
     )
     prices = load_prices(
-        config.targets, config.start, config.end, shared_data / "prices_monthly.csv",
+        config.data.targets, config.data.start, config.data.end, shared_data / "prices_monthly.csv",
         cache_dir=tmp_path / "data",
     ).prices  # fmt: skip
     store, runner = WindowStore(tmp_path / "windows"), local_runner(1)
     one = forecast_next(config, prices, store, runner, ["hist_mean", "lstm"], horizon=1)
     three = forecast_next(config, prices, store, runner, ["hist_mean", "lstm"], horizon=3)
-    assert three.path.shape == (3, len(config.targets))
+    assert three.path.shape == (3, len(config.data.targets))
     # the in-process fit is the cached one-step window's fit: same seed, same numbers
     np.testing.assert_allclose(three.path.iloc[0], one.lstm, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(three.lstm, three.path.mean(axis=0))

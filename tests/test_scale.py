@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from backtest.config import ModelConfig, RunConfig
+from backtest.config import ModelConfig, config_from_mapping
 from backtest.engine.walkforward import plan_jobs, prepare
 from backtest.features import FeatureSet, Variant, make_sequences
 from backtest.splits import WalkForward, WindowKind
@@ -139,14 +139,16 @@ def price_panels(draw):
 @given(price_panels(), st.sampled_from([Variant.BASE, Variant.RELATIVES]), st.integers(1, 6))
 def test_prepared_targets_are_next_months_log_returns_by_name_or_an_error(case, variant, lookback):
     prices, targets, relatives, n_gaps = case
-    config = RunConfig(
-        targets=targets,
-        relatives=relatives,
-        variant=variant,
-        min_train=8,
-        model=ModelConfig(lookback=lookback),
+    config = config_from_mapping(
+        {
+            "targets": targets,
+            "relatives": relatives,
+            "variant": variant,
+            "min_train": 8,
+            "model": ModelConfig(lookback=lookback),
+        }
     )
-    assume(len(prices) >= 1 + lookback - 1 + config.min_train + 1)
+    assume(len(prices) >= 1 + lookback - 1 + config.walk_forward.min_train + 1)
     if n_gaps:
         with pytest.raises(ValueError, match=r"missing month|consecutive month"):
             prepare(config, prices)
@@ -189,12 +191,14 @@ def test_prices_with_a_broken_monthly_index_are_rejected_naming_the_months(rng, 
         index=index,
         columns=["A", "X"],
     )
-    config = RunConfig(
-        targets=("A",),
-        relatives=("X",),
-        variant=Variant.BASE,
-        min_train=8,
-        model=ModelConfig(lookback=3),
+    config = config_from_mapping(
+        {
+            "targets": ("A",),
+            "relatives": ("X",),
+            "variant": Variant.BASE,
+            "min_train": 8,
+            "model": ModelConfig(lookback=3),
+        }
     )
     prepare(config, prices)  # the intact panel is fine
     with pytest.raises(

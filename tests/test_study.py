@@ -11,7 +11,7 @@ import pytest
 
 import backtest.engine.walkforward as engine
 from backtest.cli import main
-from backtest.config import RunConfig
+from backtest.config import RunConfig, config_from_mapping
 from backtest.data.synthetic import MarketModel
 from backtest.engine.store import WindowStore
 from backtest.features import log_returns
@@ -51,7 +51,9 @@ def small_model() -> MarketModel:
 
 @pytest.fixture(scope="module")
 def fast_config() -> RunConfig:
-    config = RunConfig(min_train=40, refit_every=12, strategies=FAST_STRATEGIES)
+    config = config_from_mapping(
+        {"min_train": 40, "refit_every": 12, "strategies": FAST_STRATEGIES}
+    )
     return dataclasses.replace(config, model=dataclasses.replace(config.model, lookback=1))
 
 
@@ -105,12 +107,14 @@ def test_linear_learner_finds_a_strong_signal(fast_study):
 
 
 def test_evaluate_path_scores_a_perfect_forecast_as_the_truth(small_model, fast_config, tmp_path):
-    config = dataclasses.replace(fast_config, targets=("A", "B", "C"), relatives=("X", "Y", "Z"))
+    config = config_from_mapping(
+        {"targets": ("A", "B", "C"), "relatives": ("X", "Y", "Z")}, fast_config
+    )
     market = small_model.simulate(100, 0.3, 11)
     panel = engine.walk_forward(config, market.prices, WindowStore(tmp_path), linear_runner)
     truth = market.conditional_mean.loc[panel.lstm.index]
     perfect = dataclasses.replace(panel, lstm=truth)
-    returns = log_returns(market.prices)[list(config.targets)]
+    returns = log_returns(market.prices)[list(config.data.targets)]
     bt = backtest_strategies(perfect, returns, FAST_STRATEGIES, 5.0, 0.4, 10.0)
     rows = evaluate_path(market, perfect, bt, config, FAST_STRATEGIES).set_index("strategy")
     assert rows.loc["lstm", "mu_rmse_cond"] == pytest.approx(0.0, abs=1e-12)
@@ -156,7 +160,7 @@ def test_james_stein_mu_error_is_no_worse_than_the_historical_mean(
     small_model, fast_config, tmp_path
 ):
     # James-Stein never looks at the forecast, so a linear stand-in for the LSTM loses nothing.
-    config = dataclasses.replace(fast_config, strategies=("hist_mean", "james_stein"))
+    config = config_from_mapping({"strategies": ("hist_mean", "james_stein")}, fast_config)
     study = run_study(
         small_model, [0.0], 8, 70, config, random_state=1, runner=linear_runner,
         cache_dir=tmp_path,
@@ -247,16 +251,16 @@ def lstm_study(shared_data, tmp_path_factory):
 
     base = RunConfig()
     prices = load_prices(
-        [*base.targets, *base.relatives], base.start, base.end,
+        [*base.data.targets, *base.data.relatives], base.data.start, base.data.end,
         prices_path=shared_data / "prices_monthly.csv",
     ).prices  # fmt: skip
-    model = MarketModel.calibrate(prices, base.targets, base.relatives)
+    model = MarketModel.calibrate(prices, base.data.targets, base.data.relatives)
     net = dataclasses.replace(
         base.model, lookback=1, units=(32, 16), dropout=0.0, learning_rate=3e-3, patience=20,
         n_seeds=3,
     )  # fmt: skip
-    config = dataclasses.replace(
-        base, model=net, min_train=100, refit_every=20, strategies=LSTM_STRATEGIES
+    config = config_from_mapping(
+        {"model": net, "min_train": 100, "refit_every": 20, "strategies": LSTM_STRATEGIES}, base
     )
     return run_study(
         model, [0.0, STRONG], 4, 180, config, random_state=0, n_jobs=1,

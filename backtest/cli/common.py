@@ -62,10 +62,10 @@ def market_model(args: argparse.Namespace, config):
                 "pass a TOML market model, e.g. a study's market_model.toml"
             )
         return MarketModel.from_toml(args.market_config), f"TOML file {args.market_config}"
-    tickers = list(dict.fromkeys([*config.targets, *config.relatives]))
-    data = load_prices(tickers, config.start, config.end, prices_path=args.calibrate_on)
+    tickers = list(dict.fromkeys([*config.data.targets, *config.data.relatives]))
+    data = load_prices(tickers, config.data.start, config.data.end, prices_path=args.calibrate_on)
     prices = data.prices
-    model = MarketModel.calibrate(prices, config.targets, config.relatives)
+    model = MarketModel.calibrate(prices, config.data.targets, config.data.relatives)
     source = (
         f"calibrated on {args.calibrate_on} ({prices.index[0]:%Y-%m} .. "
         f"{prices.index[-1]:%Y-%m}, {len(prices) - 1} monthly returns)"
@@ -86,7 +86,10 @@ def synthetic_data(config: RunConfig, args: argparse.Namespace):
         )
     model, origin = market_model(args, config)
     market = model.simulate(args.months, args.signal, config.random_state)
-    config = dataclasses.replace(config, targets=model.target_names, relatives=model.relative_names)
+    data = dataclasses.replace(
+        config.data, targets=model.target_names, relatives=model.relative_names
+    )
+    config = dataclasses.replace(config, data=data)
     prices = market.prices.rename_axis("date").astype(float)
     source = (
         f"synthetic: signal R2={args.signal:g}, {args.months} months, seed "
@@ -103,11 +106,11 @@ def synthetic_data(config: RunConfig, args: argparse.Namespace):
 
 def load_data(config: RunConfig, args: argparse.Namespace) -> PriceData:
     """Targets and relatives of ``config`` from ``--prices`` or Yahoo Finance."""
-    tickers = list(dict.fromkeys([*config.targets, *config.relatives]))
+    tickers = list(dict.fromkeys([*config.data.targets, *config.data.relatives]))
     return load_prices(
         tickers,
-        config.start,
-        config.end,
+        config.data.start,
+        config.data.end,
         prices_path=args.prices,
         cache_dir=args.cache_dir or default_cache_dir(),
     )

@@ -49,7 +49,7 @@ class RunData:
     variant : str
         ``config.variant`` from config.json.
     risk_free : float
-        ``config.risk_free`` (annual).
+        ``config.portfolio.risk_free`` (annual).
     random_state : int
         ``config.random_state``.
     net : pandas.DataFrame of shape (n_months, n_strategies)
@@ -140,7 +140,7 @@ def load_run(path: str | Path) -> RunData:
     return RunData(
         path=path,
         variant=str(config["variant"]),
-        risk_free=float(config.get("risk_free") or 0.0),
+        risk_free=float((config.get("portfolio") or {}).get("risk_free") or 0.0),
         random_state=int(config.get("random_state") or 0),
         net=net,
         roles={s: roles[s] for s in net.columns},

@@ -137,7 +137,7 @@ def window_seed(random_state: int, variant: Variant, origin: pd.Timestamp) -> in
 def minimum_months(config: RunConfig) -> int:
     """Monthly prices a variant needs: returns, warm-up, lookback, training, one forecast."""
     warmup = IndicatorWindows().warmup if config.variant is Variant.INDICATORS else 0
-    return 1 + warmup + config.model.lookback - 1 + config.min_train + 1
+    return 1 + warmup + config.model.lookback - 1 + config.walk_forward.min_train + 1
 
 
 def prepare(config: RunConfig, prices: pd.DataFrame) -> tuple[Sequences, tuple[str, ...]]:
@@ -146,9 +146,10 @@ def prepare(config: RunConfig, prices: pd.DataFrame) -> tuple[Sequences, tuple[s
     if len(prices) < needed:
         raise ValueError(
             f"too little history: variant {config.variant.value!r} with lookback="
-            f"{config.model.lookback} and min_train={config.min_train} needs at least {needed} "
-            f"monthly prices, the data has {len(prices)} ({prices.index[0]:%Y-%m} .. "
-            f"{prices.index[-1]:%Y-%m}); widen --start/--end or lower --min-train/--lookback"
+            f"{config.model.lookback} and min_train={config.walk_forward.min_train} needs at "
+            f"least {needed} monthly prices, the data has {len(prices)} "
+            f"({prices.index[0]:%Y-%m} .. {prices.index[-1]:%Y-%m}); widen --start/--end or "
+            "lower --min-train/--lookback"
         )
     months = pd.PeriodIndex(prices.index, freq="M")
     steps = np.diff(months.asi8)
@@ -160,17 +161,17 @@ def prepare(config: RunConfig, prices: pd.DataFrame) -> tuple[Sequences, tuple[s
             f"{months[k + 1]}; fill the gap, or load the prices with "
             "backtest.data.prices.load_prices"
         )
-    feature_set = build_features(config.variant, prices, config.targets, config.relatives)
+    feature_set = build_features(config.variant, prices, config.data.targets, config.data.relatives)
     return make_sequences(feature_set, config.model.lookback), feature_set.notes
 
 
 def splitter(config: RunConfig) -> WalkForward:
     """The configured walk-forward splitter."""
     return WalkForward(
-        min_train_size=config.min_train,
-        window=config.window,
-        train_size=config.train_size,
-        refit_every=config.refit_every,
+        min_train_size=config.walk_forward.min_train,
+        window=config.walk_forward.window,
+        train_size=config.walk_forward.train_size,
+        refit_every=config.walk_forward.refit_every,
     )
 
 
@@ -253,8 +254,8 @@ def assemble(
             # mean of the training window available at the origin (Campbell-Thompson).
             first = (
                 0
-                if config.window is WindowKind.EXPANDING
-                else max(0, j - (config.train_size or config.min_train))
+                if config.walk_forward.window is WindowKind.EXPANDING
+                else max(0, j - (config.walk_forward.train_size or config.walk_forward.min_train))
             )
             hist.append(seq.y[first:j].mean(axis=0))
             starts.append(seq.target_dates[first])

@@ -91,8 +91,8 @@ def live_window(config: RunConfig, seq: Sequences) -> LiveWindow:
     model refitted today. With ``refit_every=1`` the two are the same job.
     """
     n = seq.n_labelled
-    size = config.train_size or config.min_train
-    first = 0 if config.window is WindowKind.EXPANDING else max(0, n - size)
+    size = config.walk_forward.train_size or config.walk_forward.min_train
+    first = 0 if config.walk_forward.window is WindowKind.EXPANDING else max(0, n - size)
     train = np.arange(first, n)
     origin = seq.origins[n]
     seed = window_seed(config.random_state, config.variant, origin)
@@ -275,8 +275,8 @@ def forecast_next(
         extend_panel(panel, live, forecast),
         target_returns,
         strategies,
-        config.risk_aversion,
-        config.max_weight,
+        config.portfolio.risk_aversion,
+        config.portfolio.max_weight,
     )
     return LiveForecast(
         variant=config.variant,

@@ -60,7 +60,9 @@ def oracle_portfolio(
     returns = market.log_returns[targets]
     truth = market.conditional_mean.loc[panel.lstm.index, targets].to_numpy()
     cov_log = true_conditional_covariance(market)
-    allocator = MeanVariance(risk_aversion=config.risk_aversion, max_weight=config.max_weight)
+    allocator = MeanVariance(
+        risk_aversion=config.portfolio.risk_aversion, max_weight=config.portfolio.max_weight
+    )
     weights, origins = [], []
     for i, (origin, view) in enumerate(views(panel, returns)):
         mu = simple_expected_returns(truth[i], cov_log)
@@ -68,7 +70,7 @@ def oracle_portfolio(
         weights.append(allocator.allocate(mu, cov, label=f"oracle {origin:%Y-%m-%d}"))
         origins.append(origin)
     frame = pd.DataFrame(weights, index=pd.DatetimeIndex(origins, name="origin"), columns=targets)
-    return simulate_portfolio(frame, np.expm1(returns), config.cost_bps)
+    return simulate_portfolio(frame, np.expm1(returns), config.portfolio.cost_bps)
 
 
 def _rmse(a: np.ndarray, b: np.ndarray) -> float:
@@ -129,7 +131,7 @@ def evaluate_path(
     ]
     cw = pooled_clark_west(realised, lstm, hist)
     oracle = oracle_portfolio(market, panel, config)
-    oracle_sharpe = sharpe_ratio(oracle.net, config.risk_free)
+    oracle_sharpe = sharpe_ratio(oracle.net, config.portfolio.risk_free)
     net = backtest.frame("net")[list(strategies)]
     common = {
         "n_months": len(dates),
@@ -148,7 +150,7 @@ def evaluate_path(
     for name in strategies:
         own = expected[expected["strategy"] == name]
         mu = own.pivot(index="date", columns="ticker", values="mu").loc[dates, targets]
-        sharpe = sharpe_ratio(backtest.results[name].net, config.risk_free)
+        sharpe = sharpe_ratio(backtest.results[name].net, config.portfolio.risk_free)
         rows.append(
             {
                 "strategy": name,

@@ -168,15 +168,16 @@ def findings(result: StudyResult) -> list[str]:
 
 
 def _setup(result: StudyResult, source: str) -> str:
-    cfg, model = result.config, result.config.model
+    model = result.config.model
+    data, wf, pf = result.config.data, result.config.walk_forward, result.config.portfolio
     return (
-        f"Market model: {source}; {len(cfg.targets)} targets ({', '.join(cfg.targets)}), "
-        f"{len(cfg.relatives)} relatives. Each path: {result.n_months} months simulated, then "
-        f"the `relatives` walk-forward (lookback {model.lookback}, min_train {cfg.min_train}, "
-        f"{cfg.window.value} window, refit every {cfg.refit_every}, LSTM units "
+        f"Market model: {source}; {len(data.targets)} targets ({', '.join(data.targets)}), "
+        f"{len(data.relatives)} relatives. Each path: {result.n_months} months simulated, then "
+        f"the `relatives` walk-forward (lookback {model.lookback}, min_train {wf.min_train}, "
+        f"{wf.window.value} window, refit every {wf.refit_every}, LSTM units "
         f"{list(model.units)}, up to {model.epochs} epochs, {model.n_seeds} seed(s)), the "
-        f"strategies, and mean-variance allocation (risk aversion {cfg.risk_aversion}, cap "
-        f"{cfg.max_weight}, costs {cfg.cost_bps} bps). Base seed {result.random_state}. "
+        f"strategies, and mean-variance allocation (risk aversion {pf.risk_aversion}, cap "
+        f"{pf.max_weight}, costs {pf.cost_bps} bps). Base seed {result.random_state}. "
         "The oracle portfolio uses the TRUE conditional mean (converted to simple returns with "
         "the true conditional covariance) and the strategies' own Ledoit-Wolf covariance, so "
         "its Sharpe gap isolates the cost of mu error. The known-signal forecast is the "

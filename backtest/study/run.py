@@ -111,12 +111,10 @@ def _check_study(model: MarketModel, signals: Sequence[float], n_paths: int) -> 
 
 def study_config(model: MarketModel, config: RunConfig) -> RunConfig:
     """``config`` with the model's targets and relatives and the ``relatives`` variant."""
-    return dataclasses.replace(
-        config,
-        targets=model.target_names,
-        relatives=model.relative_names,
-        variant=Variant.RELATIVES,
+    data = dataclasses.replace(
+        config.data, targets=model.target_names, relatives=model.relative_names
     )
+    return dataclasses.replace(config, data=data, variant=Variant.RELATIVES)
 
 
 def run_study(
@@ -164,7 +162,10 @@ def run_study(
     """
     signals = _check_study(model, signals, n_paths)
     config = study_config(model, config)
-    names = [StrategyName(s).value for s in (config.strategies or [s.value for s in StrategyName])]
+    names = [
+        StrategyName(s).value
+        for s in (config.portfolio.strategies or [s.value for s in StrategyName])
+    ]
     if runner is None:
         from backtest.engine.local import local_runner, resolve_n_jobs
 
@@ -186,9 +187,14 @@ def run_study(
         own = outputs[start : start + len(jobs)]
         start += len(jobs)
         panel = assemble(cfg, seq, jobs, own, 0, tuple(store.corrupt), notes)
-        returns = log_returns(market.prices)[list(cfg.targets)]
+        returns = log_returns(market.prices)[list(cfg.data.targets)]
         backtest = backtest_strategies(
-            panel, returns, names, cfg.risk_aversion, cfg.max_weight, cfg.cost_bps
+            panel,
+            returns,
+            names,
+            cfg.portfolio.risk_aversion,
+            cfg.portfolio.max_weight,
+            cfg.portfolio.cost_bps,
         )
         rows = evaluate_path(market, panel, backtest, cfg, names)
         rows.insert(0, "path", path)

@@ -57,7 +57,8 @@ def _cfg(run: RunOutputs) -> dict:
     return run.config.get("config", {}) or {}
 
 
-_PORTFOLIO_KEYS = ("strategies", "cost_bps", "risk_free", "risk_aversion", "max_weight")
+def _assets(run: RunOutputs, key: str) -> list[str]:
+    return list((_cfg(run).get("data") or {}).get(key) or [])
 
 
 def _flatten(mapping: dict, prefix: str = "") -> list[tuple[str, object]]:
@@ -81,8 +82,8 @@ def configuration(run: RunOutputs) -> str:
     top = facts(
         [
             ("Variant", cfg.get("variant", "?")),
-            ("Assets", ", ".join(cfg.get("targets", [])) or "?"),
-            ("Relatives (inputs)", ", ".join(cfg.get("relatives", [])) or "none"),
+            ("Assets", ", ".join(_assets(run, "targets")) or "?"),
+            ("Relatives (inputs)", ", ".join(_assets(run, "relatives")) or "none"),
             ("Price data", f"{data.get('first_month', '?')} to {data.get('last_month', '?')}"),
             (
                 "Out of sample",
@@ -106,17 +107,14 @@ def configuration(run: RunOutputs) -> str:
         "Model (LSTM)": [],
         "Portfolio": [],
     }
+    titles = {"walk_forward": "Walk-forward", "model": "Model (LSTM)", "portfolio": "Portfolio"}
     for key, value in _flatten(cfg):
-        if key in ("targets", "relatives", "variant"):
+        section, _, name = key.rpartition(".")
+        if section == "data" or key == "variant":
             continue
-        if key.startswith("model."):
-            groups["Model (LSTM)"].append((key.removeprefix("model."), value))
-        elif key in _PORTFOLIO_KEYS:
-            # strategies = None means every registered strategy was run.
-            shown = "all" if key == "strategies" and cfg.get(key) is None else value
-            groups["Portfolio"].append((key, shown))
-        else:
-            groups["Walk-forward"].append((key, value))
+        if section == "portfolio" and name == "strategies" and value == "default":
+            value = "all"  # strategies = None means every registered strategy was run.
+        groups[titles.get(section, "Walk-forward")].append((name, value))
     groups["Software"] = versions
     columns = "".join(
         f"<div><h4>{esc(name)}</h4>{key_values(pairs) if pairs else paragraph('n/a', 'note')}</div>"
@@ -170,7 +168,7 @@ def weights(run: RunOutputs) -> str:
                 "Stacked portfolio weights of each strategy over time",
                 "Target weights chosen at each monthly rebalance, per strategy.",
             ),
-            latest_weights_table(run.weights, _cfg(run).get("targets", []), run.performance)
+            latest_weights_table(run.weights, _assets(run, "targets"), run.performance)
             if run.weights is not None
             else missing("weights.csv", "Weights missing"),
         ]
