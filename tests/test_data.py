@@ -345,6 +345,37 @@ def test_load_prices_matches_on_shared_monthly_and_daily_files(shared_data):
     np.testing.assert_allclose(monthly.prices.to_numpy(), daily.prices.to_numpy(), rtol=REL_TOL)
 
 
+def test_demo_preset_loads_the_documented_months_and_matches_skfolio():
+    from skfolio.datasets import load_factors_dataset, load_sp500_dataset, load_sp500_index
+
+    from backtest.data.demo import DEMO_END, DEMO_RELATIVES, DEMO_START, DEMO_TARGETS
+
+    tickers = [*DEMO_TARGETS, *DEMO_RELATIVES]
+    data = load_prices(tickers, DEMO_START, DEMO_END, demo=True)
+    assert data.source.startswith("demo: skfolio") and "not your tickers" in data.source
+    assert any(n.startswith("demo dataset") for n in data.notes)
+    assert list(data.prices.columns) == tickers
+    assert data.prices.index[0] == pd.Timestamp("2014-01-31")
+    assert data.prices.index[-1] == pd.Timestamp("2022-11-30")
+    assert len(data.prices) == 107  # 106 monthly returns: > lookback 12 + min_train 36 + 1
+    # Naive reference: the last daily close of each month, read straight from skfolio.
+    raw = pd.concat([load_sp500_dataset(), load_sp500_index(), load_factors_dataset()], axis=1)
+    raw = raw.loc["2014-01-01":"2022-11-30", tickers]
+    expected = raw.groupby(raw.index.to_period("M")).last()
+    np.testing.assert_allclose(data.prices.to_numpy(), expected.to_numpy(), rtol=REL_TOL)
+
+
+def test_demo_and_a_price_file_together_are_refused(tmp_path):
+    with pytest.raises(DataError, match="choose one source"):
+        load_prices(["AAPL"], None, None, prices_path=tmp_path / "p.csv", demo=True)
+
+
+def test_demo_drops_its_incomplete_last_month():
+    data = load_prices(["AAPL"], "2022-01", None, demo=True)
+    assert data.prices.index[-1] == pd.Timestamp("2022-11-30")
+    assert any("dropped the incomplete last month 2022-12" in n for n in data.notes)
+
+
 # --- PriceData --------------------------------------------------------------------------------
 
 

@@ -5,12 +5,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from backtest.config import RunConfig, config_from_mapping, load_toml
+from backtest.config import DataConfig, RunConfig, config_from_mapping, load_toml
+from backtest.data.demo import DEMO_END, DEMO_RELATIVES, DEMO_START, DEMO_TARGETS
 from backtest.data.yahoo import default_cache_dir
 from backtest.features import Variant
 from backtest.splits import WindowKind
 
 _ALL = "all"
+SOURCES = ("yahoo", "demo", "synthetic")
+"""Where ``run`` and ``forecast`` get their prices (``--source``)."""
+
+DEMO_DATA = DataConfig(DEMO_TARGETS, DEMO_RELATIVES, DEMO_START, DEMO_END)
+"""``--source demo``'s assets and months; flags and a TOML file still override them."""
 
 DEFAULT_SIGNALS = (0.0, 0.005, 0.02, 0.05)
 DEFAULT_MONTHS = 106
@@ -41,13 +47,16 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help=f"download and window cache (default {default_cache_dir()})",
     )
-    s = p.add_argument_group("synthetic market (known truth, see also the simulate command)")
-    s.add_argument(
+    g.add_argument(
         "--source",
-        choices=["prices", "synthetic"],
-        default="prices",
-        help="real prices (default) or a synthetic market with a planted signal",
+        choices=SOURCES,
+        default="yahoo",
+        help="yahoo: download --tickers from Yahoo Finance, or read --prices FILE (default); "
+        "demo: the offline demo dataset shipped with skfolio (7 S&P 500 stocks, the S&P 500 "
+        "index and 5 factor ETFs, 2014-01..2022-11); synthetic: a market with a planted signal "
+        "(needs --calibrate-on or --market-config)",
     )
+    s = p.add_argument_group("synthetic market (known truth, see also the simulate command)")
     s.add_argument("--calibrate-on", type=Path, metavar="FILE", help="price CSV to calibrate on")
     s.add_argument("--market-config", type=Path, metavar="FILE", help="TOML market model")
     s.add_argument(
@@ -195,7 +204,8 @@ _CONFIG_ARGS = (
 def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, list[str]]:
     """Defaults, overlaid by the TOML file, overlaid by flags; and the variants to run."""
     values = load_toml(args.config) if args.config else {}
-    config = config_from_mapping({k: v for k, v in values.items() if k != "variant"})
+    base = RunConfig(data=DEMO_DATA) if getattr(args, "source", None) == "demo" else None
+    config = config_from_mapping({k: v for k, v in values.items() if k != "variant"}, base)
     variant = args.variant or values.get("variant") or Variant.RELATIVES.value
     flags = {k: getattr(args, k) for k in _CONFIG_ARGS if getattr(args, k, None) is not None}
     flags.pop("variant", None)

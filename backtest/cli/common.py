@@ -105,7 +105,7 @@ def synthetic_data(config: RunConfig, args: argparse.Namespace):
 
 
 def load_data(config: RunConfig, args: argparse.Namespace) -> PriceData:
-    """Targets and relatives of ``config`` from ``--prices`` or Yahoo Finance."""
+    """Targets and relatives of ``config`` from ``--prices``, the demo dataset or Yahoo."""
     tickers = list(dict.fromkeys([*config.data.targets, *config.data.relatives]))
     return load_prices(
         tickers,
@@ -113,4 +113,5 @@ def load_data(config: RunConfig, args: argparse.Namespace) -> PriceData:
         config.data.end,
         prices_path=args.prices,
         cache_dir=args.cache_dir or default_cache_dir(),
+        demo=getattr(args, "source", None) == "demo",
     )

@@ -46,7 +46,7 @@ def print_summary(
 def run_command(args: argparse.Namespace, config: RunConfig, variants: list[str]) -> None:
     """``backtest run``: every asked variant, then a comparison when there are several."""
     truth = None
-    if getattr(args, "source", "prices") == "synthetic":
+    if getattr(args, "source", "yahoo") == "synthetic":
         data, truth, config = synthetic_data(config, args)
     else:
         data = load_data(config, args)

@@ -30,6 +30,7 @@ from pandas.tseries.holiday import (
     sunday_to_monday,
 )
 
+from backtest.data.demo import demo_daily_prices, demo_source
 from backtest.data.yahoo import (
     DATE_UNIT,
     DataError,
@@ -249,6 +250,7 @@ def load_prices(
     prices_path: str | Path | None = None,
     cache_dir: str | Path | None = None,
     downloader: Callable | None = None,
+    demo: bool = False,
 ) -> PriceData:
     """Load validated month-end prices of ``tickers`` for the months ``start`` .. ``end``.
 
@@ -265,6 +267,8 @@ def load_prices(
         Download cache directory (default ``$BACKTEST_CACHE_DIR`` or ``~/.cache/backtest``).
     downloader : callable, optional
         Replacement for ``yfinance.download`` (tests).
+    demo : bool, default False
+        Read the demo dataset (:mod:`backtest.data.demo`) instead of a file or Yahoo.
 
     Returns
     -------
@@ -279,7 +283,17 @@ def load_prices(
     names = parse_tickers(tickers)
     start_month, end_month = parse_window(start, end)
     notes: list[str] = []
-    if prices_path is not None:
+    if demo and prices_path is not None:
+        raise DataError("choose one source: the demo dataset or --prices FILE, not both")
+    if demo:
+        raw = demo_daily_prices()
+        raw.index = pd.DatetimeIndex(raw.index.normalize().as_unit(DATE_UNIT), name="date")
+        source = demo_source()
+        notes.append(
+            "demo dataset: prices shipped with skfolio (stale, ending 2022-12), not your "
+            "tickers; use --tickers (Yahoo) or --prices FILE for your own assets"
+        )
+    elif prices_path is not None:
         raw = read_price_csv(prices_path)
         source = f"csv:{Path(prices_path).expanduser().resolve()}"
     else:
