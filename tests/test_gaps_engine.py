@@ -1,0 +1,187 @@
+"""The window cache key and the rolling baseline, as mutation testing asked (issue 15).
+
+Each test builds its expectation without the engine's own bookkeeping: the key must
+change (and the store recompute) whenever anything that changes a window's result
+changes; the rolling historical mean must average exactly ``train_size`` months
+ending at the origin, counted on the price index itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backtest.config import ModelConfig, config_from_mapping
+from backtest.engine import walkforward
+from backtest.engine.store import WindowStore
+from backtest.engine.walkforward import assemble, plan_jobs, prepare, run_jobs
+from backtest.features import Variant
+
+TINY = ModelConfig(units=(4, 2), dense_units=4, epochs=3, lookback=6)
+
+
+def _prices(n_months=44, names=("A", "B", "C", "X"), seed=11):
+    rng = np.random.default_rng(seed)
+    index = pd.date_range("2012-01-31", periods=n_months, freq="ME", name="date")
+    steps = rng.normal(0.01, 0.06, size=(n_months, len(names)))
+    return pd.DataFrame(100 * np.exp(np.cumsum(steps, axis=0)), index=index, columns=list(names))
+
+
+def _config(**kw):
+    base = dict(
+        targets=("A", "B", "C"), relatives=("X",), variant=Variant.BASE, model=TINY, min_train=24
+    )
+    return config_from_mapping({**base, **kw})
+
+
+def _jobs(config, prices):
+    seq, _ = prepare(config, prices)
+    return plan_jobs(config, seq)
+
+
+def _keys(config, prices):
+    return [job.key for job in _jobs(config, prices)]
+
+
+class _CountingRunner:
+    """A runner that 'fits' a window without Keras and counts the windows it fits."""
+
+    def __init__(self):
+        self.fitted = 0
+
+    def __call__(self, fit, jobs):
+        for job in jobs:
+            self.fitted += 1
+            arrays = {
+                "forecast": np.zeros((len(job.X_test), job.y_train.shape[1])),
+                "epochs_run": np.array([1]),
+                "best_val_loss": np.array([0.0]),
+            }
+            yield job.key, arrays
+
+
+def _changed_model(field: dataclasses.Field) -> ModelConfig | None:
+    value = getattr(TINY, field.name)
+    if isinstance(value, bool) or field.name == "lookback":  # lookback: see features test
+        return None
+    if isinstance(value, int):
+        return dataclasses.replace(TINY, **{field.name: value + 1})
+    if isinstance(value, float):
+        return dataclasses.replace(TINY, **{field.name: value * 0.5})
+    if isinstance(value, tuple):
+        return dataclasses.replace(TINY, **{field.name: (value[0] + 1, *value[1:])})
+    return None
+
+
+MODEL_CHANGES = [
+    pytest.param(changed, id=f.name)
+    for f in dataclasses.fields(ModelConfig)
+    if (changed := _changed_model(f)) is not None
+]
+
+
+def test_every_window_has_its_own_key():
+    keys = _keys(_config(), _prices())
+    assert len(keys) == len(set(keys)) > 1
+
+
+@pytest.mark.parametrize("model", MODEL_CHANGES)
+def test_key_changes_with_each_model_parameter(model):
+    prices = _prices()
+    assert set(_keys(_config(), prices)).isdisjoint(_keys(_config(model=model), prices))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(dict(random_state=1), id="seed"),
+        pytest.param(dict(variant=Variant.RELATIVES), id="features-variant"),
+        pytest.param(dict(model=dataclasses.replace(TINY, lookback=5)), id="features-lookback"),
+        pytest.param(dict(epochs=4), id="epochs"),
+        pytest.param(dict(units=(8, 2)), id="units"),
+    ],
+)
+def test_key_changes_with_seed_features_and_model(change):
+    prices = _prices()
+    if "epochs" in change or "units" in change:
+        change = dict(model=dataclasses.replace(TINY, **change))
+    assert set(_keys(_config(), prices)).isdisjoint(_keys(_config(**change), prices))
+
+
+def test_key_changes_with_the_engine_version(monkeypatch):
+    prices = _prices()
+    before = _keys(_config(), prices)
+    monkeypatch.setattr(walkforward, "ENGINE_VERSION", walkforward.ENGINE_VERSION + "-next")
+    assert set(before).isdisjoint(_keys(_config(), prices))
+
+
+def test_key_changes_with_the_data_a_window_sees_and_only_that():
+    prices = _prices()
+    before = _keys(_config(), prices)
+    early = prices.copy()
+    early.iloc[0, 0] *= 1.01  # every (expanding) window trains on the first months
+    assert set(before).isdisjoint(_keys(_config(), early))
+    last = prices.copy()
+    last.iloc[-1, 1] *= 1.01  # only the realised target of the last forecast: no input
+    assert _keys(_config(), last) == before
+    late = prices.copy()
+    late.iloc[-2, 1] *= 1.01  # the last origin's month: only the last window sees it
+    after = _keys(_config(), late)
+    assert after[:-1] == before[:-1] and after[-1] != before[-1]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(dict(random_state=1), id="seed"),
+        pytest.param(dict(model=dataclasses.replace(TINY, epochs=4)), id="epochs"),
+        pytest.param(dict(model=dataclasses.replace(TINY, units=(4, 3))), id="units"),
+        pytest.param(dict(variant=Variant.RELATIVES), id="features"),
+    ],
+)
+def test_store_recomputes_every_window_after_a_change_and_none_on_a_rerun(tmp_path, change):
+    prices = _prices()
+    store = WindowStore(tmp_path)
+    runner = _CountingRunner()
+    jobs = _jobs(_config(), prices)
+    run_jobs(jobs, store, runner)
+    assert runner.fitted == len(jobs)
+    _, n_cached = run_jobs(_jobs(_config(), prices), store, runner)
+    assert (n_cached, runner.fitted) == (len(jobs), len(jobs))  # identical rerun: all cached
+    changed = _jobs(_config(**change), prices)
+    _, n_cached = run_jobs(changed, store, runner)
+    assert n_cached == 0 and runner.fitted == len(jobs) + len(changed)
+
+
+@pytest.mark.parametrize("train_size", [24, 30])
+def test_rolling_historical_mean_averages_train_size_months_ending_at_the_origin(train_size):
+    prices = _prices(n_months=60)
+    config = _config(window="rolling", train_size=train_size)
+    seq, notes = prepare(config, prices)
+    jobs = plan_jobs(config, seq)
+    outputs = [
+        {
+            "forecast": np.zeros((len(j.X_test), 3)),
+            "epochs_run": np.array([1]),
+            "best_val_loss": np.array([0.0]),
+        }
+        for j in jobs
+    ]
+    panel = assemble(config, seq, jobs, outputs, 0, (), notes)
+    log_returns = np.log(prices[["A", "B", "C"]]).diff()
+    months = list(log_returns.index)
+    first_target = seq.target_dates[0]
+    for date in panel.hist_mean.index:
+        origin = months.index(date) - 1  # the forecast of `date` is made at the month before
+        start = max(origin - train_size + 1, months.index(first_target))
+        expected = log_returns.iloc[start : origin + 1]
+        if origin - months.index(first_target) + 1 >= train_size:
+            assert len(expected) == train_size
+        np.testing.assert_allclose(panel.hist_mean.loc[date], expected.mean(), rtol=1e-12)
+    # The last forecasts are far from the warm-up: a window of exactly train_size months.
+    last = panel.hist_mean.index[-1]
+    window = log_returns.loc[:last].iloc[-1 - train_size : -1]
+    np.testing.assert_allclose(panel.hist_mean.loc[last], window.mean(), rtol=1e-12)
