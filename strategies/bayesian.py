@@ -142,73 +142,99 @@ class BlackLittermanPrior(str, Enum):
 
 
 class BlackLitterman(ExpectedReturnStrategy):
-    """Black-Litterman posterior with the LSTM forecast as one absolute view per asset.
+    """Black-Litterman posterior with the forecast as one absolute view per asset.
 
     Parameters
     ----------
-    tau : float, default 0.05
-        Prior uncertainty scale, ``Var(mu) = tau Sigma``.
+    tau : float or None, default None
+        Prior uncertainty scale, ``Var(mu) = tau Sigma``; None gives ``1 / T``, the sampling
+        variance of a mean of ``T`` months when the prior is the historical mean.
     prior : {"historical_mean", "equilibrium"}, default "historical_mean"
         ``Pi``: the historical mean, or the equal-weight equilibrium ``delta Sigma w_eq``.
     risk_aversion : float, default 2.5
         ``delta`` of the equilibrium prior (ignored for the historical-mean prior).
     min_history : int, default 12
-        Scored past months needed before ``Omega`` is taken from the LSTM's errors.
+        Scored past months needed before the forecast is used as a view at all; before that
+        the posterior is the prior (intensity 0).
     window : int or None, default None
         Use only the last ``window`` scored months for ``Omega`` (all if None).
+    omega_floor : float, default 0.1
+        ``Omega_ii >= omega_floor * tau Sigma_ii``: the view is at most ``1 / omega_floor``
+        times as precise as the prior (weight <= ``1 / (1 + omega_floor)`` = 0.91 per asset
+        when ``Sigma`` is diagonal), so a lucky trailing record cannot make it certain.
 
     Notes
     -----
     ``P = I``, ``Q = forecast``, ``Sigma`` = sample covariance of ``view.returns``.
-    ``Omega = diag(MSE_lstm)``, the LSTM's trailing mean squared errors on months known at the
-    rebalancing date. These errors include each month's unpredictable noise, so ``Omega`` is
-    of the order of ``diag(Sigma)`` and the view gets a weight near ``tau / (1 + tau)`` unless
-    the LSTM has been unusually accurate. With fewer than ``min_history`` scored months,
-    ``Omega = diag(tau Sigma)`` (He & Litterman's choice: view and prior equally uncertain, so a
-    diagonal ``Sigma`` gives weight 1/2 on the view). ``intensity_`` is the diagonal of the gain
-    ``tau Sigma (tau Sigma + Omega)^-1``, exact per asset when ``Sigma`` is diagonal;
-    ``gain_`` holds the full matrix and ``omega_`` the diagonal of ``Omega`` used.
+    ``Omega`` is the view's uncertainty about the *conditional mean* ``mu_t``, not about the
+    realised return. A forecast's MSE is ``E[(f - mu_t)^2] + sigma_e^2``: the noise
+    ``sigma_e^2`` is common to every forecast and swamps the first term, so the MSE alone
+    gives every model the same weight. Differencing against the historical mean's MSE
+    removes the noise: ``MSE_f - MSE_b = E[(f - mu_t)^2] - E[(b - mu_t)^2]``, and the prior
+    says ``E[(b - mu)^2] = tau Sigma_ii``. Hence, per asset,
+    ``Omega_ii = max(MSE_f - MSE_b + tau Sigma_ii, omega_floor tau Sigma_ii)``: a forecast as
+    accurate as the mean is as uncertain as the prior (weight 1/2 on a diagonal ``Sigma``),
+    a worse one weighs less, a better one more. ``intensity_`` is the diagonal of the gain
+    ``tau Sigma (tau Sigma + Omega)^-1``; ``gain_`` holds the matrix, ``omega_`` the diagonal
+    of ``Omega`` (NaN while there is no view) and ``tau_`` the scale used.
 
     References
     ----------
+    Black, F. and Litterman, R. (1992). Global portfolio optimization.
+    Financial Analysts Journal, 48(5), 28-43.
     He, G. and Litterman, R. (1999). The intuition behind Black-Litterman model portfolios.
     Goldman Sachs Investment Management Research.
     """
 
     def __init__(
         self,
-        tau: float = 0.05,
+        tau: float | None = None,
         prior: str = "historical_mean",
         risk_aversion: float = 2.5,
         min_history: int = 12,
         window: int | None = None,
+        omega_floor: float = 0.1,
     ) -> None:
         self.tau = tau
         self.prior = prior
         self.risk_aversion = risk_aversion
         self.min_history = min_history
         self.window = window
+        self.omega_floor = omega_floor
 
-    def fit(self, view: MarketView) -> BlackLitterman:
-        """Combine the prior and the forecast view into the posterior mean."""
-        for name in ("tau", "risk_aversion"):
+    def _check(self) -> None:
+        names = ("risk_aversion", "omega_floor") if self.tau is None else (
+            "tau", "risk_aversion", "omega_floor",
+        )  # fmt: skip
+        for name in names:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, Real) or not value > 0:
                 raise ValueError(f"`{name}` must be a positive number, got {value!r}")
+
+    def fit(self, view: MarketView) -> BlackLitterman:
+        """Combine the prior and the forecast view into the posterior mean."""
+        self._check()
         window = check_optional_window("window", self.window)
         min_history = check_min_history(self.min_history, window)
         sigma = view.sample_covariance
+        tau = 1.0 / view.n_periods if self.tau is None else float(self.tau)
         match parse_enum(BlackLittermanPrior, "prior", self.prior):
             case BlackLittermanPrior.HISTORICAL_MEAN:
                 pi = view.historical_mean
             case BlackLittermanPrior.EQUILIBRIUM:
                 pi = self.risk_aversion * sigma @ np.full(view.n_assets, 1.0 / view.n_assets)
+        self.tau_ = tau
         if view.n_past < min_history:
-            omega = self.tau * np.diag(sigma)
-        else:
-            omega = trailing_mse(view.past_forecasts, view.past_realised, window)
+            self.omega_ = np.full(view.n_assets, np.nan)
+            self.gain_ = np.zeros((view.n_assets, view.n_assets))
+            return self._store(pi, view.forecast, np.zeros(view.n_assets))
+        prior_var = tau * np.diag(sigma)
+        excess = trailing_mse(view.past_forecasts, view.past_realised, window) - trailing_mse(
+            view.past_benchmarks, view.past_realised, window
+        )
+        omega = np.maximum(excess + prior_var, self.omega_floor * prior_var)
         self.omega_ = omega
-        self.gain_ = black_litterman_gain(sigma, omega, self.tau)
+        self.gain_ = black_litterman_gain(sigma, omega, tau)
         self._store(pi, view.forecast, np.diag(self.gain_).copy())
         self.mu_ = pi + self.gain_ @ (view.forecast - pi)
         return self

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import statsmodels.api as sm
 from sklearn.base import clone
 
+from backtest.evaluation.forecasts import clark_west
 from strategies import (
     BayesStein,
     BlackLitterman,
@@ -154,18 +156,23 @@ def _limit_cases():
     def default(rng):
         return make_view(rng)
 
+    def no_record(rng):
+        return make_view(rng, n_past=11)
+
     return [
         pytest.param(HistoricalMean(), default, 0.0, id="hist_mean"),
         pytest.param(LSTMOnly(), default, 1.0, id="lstm"),
         pytest.param(Blend(weight=0.0), default, 0.0, id="blend_0"),
         pytest.param(Blend(weight=1.0), default, 1.0, id="blend_1"),
         pytest.param(SkillBlend(), perfect("benchmark"), 0.0, id="skill_perfect_benchmark"),
-        pytest.param(SkillBlend(), perfect("lstm"), 1.0, id="skill_perfect_lstm"),
-        pytest.param(JamesStein(), one_factor, 0.0, id="james_stein_negative_beta"),
-        pytest.param(JamesStein(), noisy_close_means, 1.0, id="james_stein_beta_above_1"),
+        pytest.param(SkillBlend(), no_record, 0.0, id="skill_no_record"),
+        pytest.param(JamesStein(target="zero"), one_factor, 0.0, id="james_stein_negative_beta"),
+        pytest.param(
+            JamesStein(target="zero"), noisy_close_means, 1.0, id="james_stein_beta_above_1"
+        ),
         pytest.param(JamesSteinToForecast(), one_factor, 0.0, id="js_lstm_negative_beta"),
         pytest.param(JamesSteinToForecast(), noisy_close_means, 1.0, id="js_lstm_beta_above_1"),
-        pytest.param(BlackLitterman(), perfect("lstm"), 1.0, id="black_litterman_zero_omega"),
+        pytest.param(BlackLitterman(), no_record, 0.0, id="black_litterman_no_record"),
     ]
 
 
@@ -201,13 +208,27 @@ def test_blend_rejects_weights_outside_unit_interval(rng, weight):
         Blend(weight=weight).fit(make_view(rng))
 
 
-def test_skill_blend_matches_naive_bates_granger(rng):
-    view = make_view(rng, n_past=30)
-    mse_mean = ((view.past_benchmarks[-18:] - view.past_realised[-18:]) ** 2).mean(0)
-    mse_lstm = ((view.past_forecasts[-18:] - view.past_realised[-18:]) ** 2).mean(0)
-    lam = mse_mean / (mse_mean + mse_lstm)
+def test_skill_blend_is_encompassing_weight_shrunk_by_clark_west(rng):
+    realised = rng.normal(0.01, 0.08, (30, 5))
+    signal = rng.normal(0, 0.03, (30, 5))
+    realised = realised + signal * np.array([0.0, 0.5, 1.0, 2.0, 3.0])
+    view = make_view(
+        rng,
+        past_realised=realised,
+        past_forecasts=0.01 + signal * 0.8,
+        past_benchmarks=np.full((30, 5), 0.01) + rng.normal(0, 1e-3, (30, 5)),
+    )
+    r, f, b = view.past_realised[-18:], view.past_forecasts[-18:], view.past_benchmarks[-18:]
+    expected = []
+    for j in range(5):
+        # the forecast-encompassing regression r - b = c (f - b) + e, no constant
+        c = sm.OLS(r[:, j] - b[:, j], f[:, j] - b[:, j]).fit().params[0]
+        t = clark_west(r[:, j], f[:, j], b[:, j]).statistic
+        expected.append(np.clip(c * max(0.0, 1 - 1 / t**2) if t > 1 else 0.0, 0, 1))
     fitted = SkillBlend(window=18).fit(view)
-    np.testing.assert_allclose(fitted.intensity_, lam, atol=ATOL)
+    np.testing.assert_allclose(fitted.intensity_, expected, atol=1e-10)
+    assert fitted.intensity_[0] < 0.2 and fitted.intensity_[-1] > 0.5
+    lam = fitted.intensity_
     np.testing.assert_allclose(fitted.mu_, lam * view.forecast + (1 - lam) * view.returns.mean(0))
 
 
@@ -264,11 +285,42 @@ def test_james_stein_reference_example_is_clipped_to_grand_mean():
     np.testing.assert_allclose(shrink(muhat, target, intensity), [0.01, 0.01, 0.01], atol=ATOL)
 
 
-def test_james_stein_strategy_reproduces_reference_example(rng):
-    returns = exact_returns(rng, [0.03, 0.01, -0.01], 0.04 * np.eye(3), 12)
+def test_james_stein_grand_mean_reproduces_lindley_worked_example(rng):
+    muhat, cov = np.array([0.03, 0.01, -0.01, 0.02]), 0.04 * np.eye(4)
+    target = np.full(4, muhat.mean())
+    assert james_stein_beta(cov, muhat, target, 120, centred=True) == pytest.approx(
+        0.38095, abs=REF_ATOL
+    )
+    returns = exact_returns(rng, muhat, cov, 120)
     fitted = JamesStein().fit(make_view(rng, returns=returns))
-    np.testing.assert_allclose(fitted.mu_, [0.01, 0.01, 0.01], atol=ATOL)
-    np.testing.assert_allclose(fitted.target_, [0.01, 0.01, 0.01], atol=ATOL)
+    assert fitted.intensity_ == pytest.approx(0.38095, abs=REF_ATOL)
+    np.testing.assert_allclose(fitted.mu_, [0.023333, 0.010952, -0.001429, 0.017143], atol=REF_ATOL)
+
+
+def test_james_stein_centred_numerator_is_positive_under_one_factor():
+    betas = np.array([1.2, 1.0, 0.8, 1.1])
+    cov = 0.02 * np.outer(betas, betas) + np.diag([0.01, 0.008, 0.012, 0.009])
+    muhat = np.array([0.03, 0.01, -0.01, 0.02])
+    # beta * T * ||muhat - b||^2 recovers the numerator
+    scale = 120 * np.sum((muhat - muhat.mean()) ** 2)
+    fixed = james_stein_beta(cov, muhat, np.full(4, muhat.mean()), 120) * scale
+    centred = james_stein_beta(cov, muhat, np.full(4, muhat.mean()), 120, centred=True) * scale
+    assert fixed == pytest.approx(-0.0659, abs=5e-5)
+    assert centred == pytest.approx(0.00505, abs=5e-6)
+
+
+def test_james_stein_grand_mean_shrinks_on_a_one_factor_market(rng):
+    betas = np.array([1.2, 1.0, 0.8, 1.1, 0.9, 1.3])
+    cov = 0.02 * np.outer(betas, betas) + np.diag(np.full(6, 0.01))
+    muhat = np.array([0.04, 0.01, -0.02, 0.03, 0.0, 0.05])
+    returns = exact_returns(rng, muhat, cov, 120)
+    assert james_stein_beta(cov, muhat, np.full(6, muhat.mean()), 120) < 0  # the old numerator
+    assert 0.02 < JamesStein().fit(make_view(rng, returns=returns)).intensity_ < 0.5
+
+
+def test_james_stein_grand_mean_needs_four_assets(rng):
+    with pytest.raises(ValueError, match=r"grand mean needs at least 4 assets .* n_assets=3"):
+        JamesStein().fit(make_view(rng, n_assets=3))
 
 
 def test_james_stein_beta_matches_isotropic_formula(rng):
@@ -292,7 +344,7 @@ def test_james_stein_zero_target(rng):
 
 def test_james_stein_needs_three_assets(rng):
     with pytest.raises(ValueError, match=r"at least 3 assets, got n_assets=2"):
-        JamesStein().fit(make_view(rng, n_assets=2))
+        JamesStein(target="zero").fit(make_view(rng, n_assets=2))
 
 
 def test_james_stein_rejects_unknown_target(rng):
@@ -349,22 +401,45 @@ def test_black_litterman_matches_textbook_formula(rng):
     np.testing.assert_allclose(black_litterman(pi, sigma, q, omega, 0.0), pi, atol=ATOL)
 
 
-def test_black_litterman_uses_trailing_mse_as_omega(rng):
+def test_black_litterman_omega_is_excess_mse_over_the_mean_plus_prior_variance(rng):
     view = make_view(rng, n_past=20)
-    fitted = BlackLitterman(tau=0.1).fit(view)
-    omega = ((view.past_forecasts - view.past_realised) ** 2).mean(0)
-    np.testing.assert_allclose(fitted.omega_, omega)
+    fitted = BlackLitterman().fit(view)
+    tau = 1 / view.n_periods
     sigma = np.cov(view.returns.T)
-    expected = black_litterman(view.returns.mean(0), sigma, view.forecast, omega, 0.1)
+    excess = ((view.past_forecasts - view.past_realised) ** 2).mean(0) - (
+        (view.past_benchmarks - view.past_realised) ** 2
+    ).mean(0)
+    omega = np.maximum(excess + tau * np.diag(sigma), 0.1 * tau * np.diag(sigma))
+    np.testing.assert_allclose(fitted.omega_, omega)
+    expected = black_litterman(view.returns.mean(0), sigma, view.forecast, omega, tau)
     np.testing.assert_allclose(fitted.mu_, expected, atol=ATOL)
     np.testing.assert_allclose(fitted.intensity_, np.diag(fitted.gain_))
 
 
-def test_black_litterman_without_history_weighs_view_like_prior(rng):
+def test_black_litterman_view_as_good_as_the_mean_weighs_like_the_prior(rng):
     returns = exact_returns(rng, np.full(4, 0.01), np.diag([0.01, 0.02, 0.03, 0.04]), 30)
-    fitted = BlackLitterman().fit(make_view(rng, returns=returns, n_past=5))
-    np.testing.assert_allclose(fitted.omega_, 0.05 * np.array([0.01, 0.02, 0.03, 0.04]))
+    same = rng.normal(0.01, 0.01, (20, 4))
+    view = make_view(rng, returns=returns, n_past=20, past_forecasts=same, past_benchmarks=same)
+    fitted = BlackLitterman().fit(view)
     np.testing.assert_allclose(fitted.intensity_, np.full(4, 0.5), atol=ATOL)
+
+
+def test_black_litterman_floor_caps_a_perfect_record(rng):
+    returns = exact_returns(rng, np.full(4, 0.01), np.diag([0.01, 0.02, 0.03, 0.04]), 30)
+    realised = rng.normal(0.01, 0.08, (20, 4))
+    view = make_view(
+        rng, returns=returns, n_past=20, past_realised=realised, past_forecasts=realised
+    )
+    fitted = BlackLitterman(omega_floor=0.25).fit(view)
+    np.testing.assert_allclose(fitted.intensity_, np.full(4, 1 / 1.25), atol=ATOL)
+
+
+def test_black_litterman_gives_no_view_before_a_record(rng):
+    view = make_view(rng, n_past=11)
+    fitted = BlackLitterman().fit(view)
+    np.testing.assert_array_equal(fitted.intensity_, np.zeros(5))
+    np.testing.assert_allclose(fitted.mu_, view.returns.mean(0), atol=ATOL)
+    assert fitted.tau_ == pytest.approx(1 / 60)
 
 
 def test_black_litterman_equilibrium_prior(rng):
@@ -379,6 +454,7 @@ def test_black_litterman_equilibrium_prior(rng):
         ({"prior": "capm"}, r"`prior` must be one of 'historical_mean', 'equilibrium', got 'capm'"),
         ({"tau": 0}, r"`tau` must be a positive number, got 0"),
         ({"risk_aversion": -1.0}, r"`risk_aversion` must be a positive number, got -1.0"),
+        ({"omega_floor": 0.0}, r"`omega_floor` must be a positive number, got 0.0"),
     ],
 )
 def test_black_litterman_rejects_bad_params(rng, params, match):

@@ -37,13 +37,14 @@ def linear_runner(fn, jobs):
 
 @pytest.fixture(scope="module")
 def small_model() -> MarketModel:
-    corr = np.full((6, 6), 0.3)
+    # four targets: James-Stein toward the grand mean needs N >= 4
+    corr = np.full((7, 7), 0.3)
     np.fill_diagonal(corr, 1.0)
-    vol = np.full(6, 0.06)
+    vol = np.full(7, 0.06)
     return MarketModel(
-        ("A", "B", "C"),
+        ("A", "B", "C", "D"),
         ("X", "Y", "Z"),
-        np.array([0.01, 0.005, 0.0]),
+        np.array([0.01, 0.005, 0.0, 0.0075]),
         np.zeros(3),
         corr * np.outer(vol, vol),
     )
@@ -108,7 +109,7 @@ def test_linear_learner_finds_a_strong_signal(fast_study):
 
 def test_evaluate_path_scores_a_perfect_forecast_as_the_truth(small_model, fast_config, tmp_path):
     config = config_from_mapping(
-        {"targets": ("A", "B", "C"), "relatives": ("X", "Y", "Z")}, fast_config
+        {"targets": ("A", "B", "C", "D"), "relatives": ("X", "Y", "Z")}, fast_config
     )
     market = small_model.simulate(100, 0.3, 11)
     panel = engine.walk_forward(config, market.prices, WindowStore(tmp_path), linear_runner)
