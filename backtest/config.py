@@ -14,7 +14,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from backtest.features import Variant
 from backtest.splits import WindowKind
@@ -55,7 +55,13 @@ class WalkForwardConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The LSTM's architecture and training settings (the seed's, by default)."""
+    """The LSTM's architecture and training settings (the seed's, by default).
+
+    ``lookback`` (months per input sequence) is every model's; the rest are the
+    parameters of the model named :attr:`configures`.
+    """
+
+    configures: ClassVar[str] = "lstm"
 
     units: tuple[int, ...] = (64, 32)
     dense_units: int = 16
@@ -76,6 +82,63 @@ class ModelConfig:
         params = dataclasses.asdict(self)
         params.pop("lookback")
         return params
+
+
+DEFAULT_MODELS = ("lstm",)
+
+
+@dataclass(frozen=True)
+class EstimatorConfig:
+    """One ``[models.<name>]`` table: a scikit-learn regressor by import path, or parameters.
+
+    ``estimator = "sklearn.ensemble:RandomForestRegressor"`` defines a new model from any
+    scikit-learn regressor; without ``estimator`` the table sets a registered model's
+    parameters (e.g. ``[models.ridge] params = {lags = 2}``).
+    """
+
+    estimator: str | None = None
+    params: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    """Which forecasters run (``hist_mean`` always runs as their benchmark), and their tables.
+
+    TOML: ``models = ["lstm", "ridge"]``, or a ``[models]`` table with ``names = [...]`` and
+    one ``[models.<name>]`` table per configured model.
+    """
+
+    names: tuple[str, ...] = DEFAULT_MODELS
+    tables: tuple[tuple[str, EstimatorConfig], ...] = ()
+
+    def table(self, name: str) -> EstimatorConfig | None:
+        """The ``[models.<name>]`` table, if any."""
+        return dict(self.tables).get(name)
+
+
+def models_from_toml(value: Any, base: ModelsConfig) -> ModelsConfig:
+    """A :class:`ModelsConfig` from a TOML list of names or a ``[models]`` table."""
+    if isinstance(value, ModelsConfig):
+        return value
+    if isinstance(value, list | tuple):
+        return dataclasses.replace(base, names=tuple(value))
+    if not isinstance(value, dict):
+        raise ValueError(f"`models` must be a list of names or a table, got {value!r}")
+    names = tuple(value.get("names", base.names))
+    tables = dict(base.tables)
+    for name, table in value.items():
+        if name == "names":
+            continue
+        if not isinstance(table, dict) or set(table) - {"estimator", "params"}:
+            raise ValueError(
+                f'[models.{name}] must hold only `estimator` ("module:Class") and `params` '
+                f"(a table), got {table!r}"
+            )
+        params = table.get("params", {})
+        if not isinstance(params, dict):
+            raise ValueError(f"[models.{name}] params must be a table, got {params!r}")
+        tables[name] = EstimatorConfig(table.get("estimator"), tuple(sorted(params.items())))
+    return ModelsConfig(names=names, tables=tuple(tables.items()))
 
 
 @dataclass(frozen=True)
@@ -102,6 +165,7 @@ class RunConfig:
     walk_forward: WalkForwardConfig = field(default_factory=WalkForwardConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     portfolio: PortfolioConfig = field(default_factory=PortfolioConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
     random_state: int = 0
 
     def with_variant(self, variant: Variant | str) -> RunConfig:
@@ -122,7 +186,7 @@ SECTIONS: dict[str, type] = {
     "model": ModelConfig,
     "portfolio": PortfolioConfig,
 }
-_TOP_KEYS = ("variant", "random_state")
+_TOP_KEYS = ("variant", "random_state", "models")
 _SECTION_OF = {f.name: name for name, cls in SECTIONS.items() for f in dataclasses.fields(cls)}
 
 
@@ -178,6 +242,8 @@ def config_from_mapping(values: dict[str, Any], base: RunConfig | None = None) -
         sections["walk_forward"]["window"] = WindowKind(sections["walk_forward"]["window"])
     if "variant" in top:
         top["variant"] = Variant(top["variant"])
+    if "models" in top:
+        top["models"] = models_from_toml(top["models"], base.models)
     nested = {
         name: dataclasses.replace(top.pop(name, getattr(base, name)), **sections[name])
         for name in SECTIONS

@@ -10,8 +10,9 @@ import pandas as pd
 
 from backtest.config import RunConfig
 from backtest.data.prices import PriceData
+from backtest.engine.panel import ForecastPanel
 from backtest.engine.store import WindowStore
-from backtest.engine.walkforward import ForecastPanel, Runner, walk_forward
+from backtest.engine.walkforward import Runner, walk_forward
 from backtest.features import log_returns
 from backtest.portfolio.rebalance import MARKET, StrategyBacktest, backtest_strategies, decide
 from backtest.reports.files import (
@@ -109,7 +110,7 @@ def run_variant(
         {
             "first_month": f"{data.prices.index[0]:%Y-%m}",
             "last_month": f"{data.prices.index[-1]:%Y-%m}",
-            "forecast_months": [f"{panel.lstm.index[0]:%Y-%m}", f"{panel.lstm.index[-1]:%Y-%m}"],
+            "forecast_months": [f"{panel.dates[0]:%Y-%m}", f"{panel.dates[-1]:%Y-%m}"],
             "notes": [*data.notes, *panel.notes],
             "windows": {"cached": panel.n_cached, "computed": panel.n_computed},
         },

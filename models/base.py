@@ -1,36 +1,62 @@
-"""The one interface every forecaster shares, and the historical-mean baseline."""
+"""The one contract every forecaster shares, and the historical-mean baseline.
+
+A forecaster is a scikit-learn regressor over sequences: parameters are set in
+``__init__`` (and only stored there), ``fit(X, y)`` returns ``self``, ``predict(X)``
+returns ``(n_samples, n_outputs)``, and ``get_params`` / ``set_params`` come from
+:class:`sklearn.base.BaseEstimator`, so :func:`sklearn.base.clone` copies an unfitted
+one. What a fit reports beyond its forecasts (epochs run, the chosen penalty) is an
+optional extra, :meth:`Forecaster.diagnostics`.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
-
 import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
 
 
-@runtime_checkable
-class Forecaster(Protocol):
+class Forecaster(RegressorMixin, BaseEstimator):
     """A forecaster of next month's returns from sequences of past features.
 
     ``X`` is shaped ``(n_samples, lookback, n_features)`` and ``y`` is shaped
     ``(n_samples, n_outputs)``: sample ``i`` holds the features of the ``lookback``
     months ending at month ``s_i`` and the target returns of month ``s_i + 1``.
+    Subclasses implement :meth:`fit` and :meth:`predict`; a parameter named
+    ``random_state`` receives the window's seed.
     """
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> Forecaster:
+    def fit(self, X: np.ndarray, y: np.ndarray) -> Forecaster:  # pragma: no cover
         """Fit on training samples only and return ``self``."""
-        ...
+        raise NotImplementedError
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: np.ndarray) -> np.ndarray:  # pragma: no cover
         """Forecast ``(n_samples, n_outputs)`` targets for the given sequences."""
-        ...
+        raise NotImplementedError
+
+    def diagnostics(self) -> dict[str, np.ndarray]:
+        """Per-fit extras worth keeping (e.g. epochs run); none by default."""
+        return {}
 
 
-class HistoricalMean:
+def check_training(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` as ``(n_samples, lookback, n_features)`` and ``y`` as ``(n_samples, n_outputs)``."""
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if X.ndim != 3 or y.ndim != 2 or len(X) != len(y) or len(y) == 0:
+        raise ValueError(
+            f"`X` must be (n_samples, lookback, n_features) and `y` (n_samples, n_outputs) "
+            f"with the same n_samples > 0, got {X.shape} and {y.shape}"
+        )
+    return X, y
+
+
+class HistoricalMean(Forecaster):
     """Forecast every month with the mean of the training targets.
 
     The baseline of the return-predictability literature (Welch & Goyal 2008;
     Campbell & Thompson 2008): the forecast for month ``t + 1`` is the average of
-    the target returns of the training window, all of which are known at ``t``.
+    the returns of the training window, all of which are known at ``t``. ``X`` is
+    ignored, so the engine fits it on every return the window holds, not only on the
+    months that have a full feature sequence.
 
     Attributes
     ----------
@@ -38,7 +64,7 @@ class HistoricalMean:
         The fitted mean of the training targets.
     """
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> HistoricalMean:
+    def fit(self, X: np.ndarray | None, y: np.ndarray) -> HistoricalMean:
         """Store the column means of ``y`` (``X`` is accepted for interface parity)."""
         y = np.asarray(y, dtype=float)
         if y.ndim != 2 or y.shape[0] == 0:
@@ -51,3 +77,21 @@ class HistoricalMean:
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Repeat the training mean once per row of ``X``."""
         return np.tile(self.mean_, (len(X), 1))
+
+
+class Zero(Forecaster):
+    """Forecast a zero return for every asset and month.
+
+    Gu, Kelly & Xiu (2020) score forecasts against zero rather than the historical
+    mean because, for single stocks, the noisy historical mean often loses to zero.
+    """
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> Zero:
+        """Remember the number of outputs."""
+        _, y = check_training(X, y)
+        self.n_outputs_ = y.shape[1]
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Zeros of shape ``(n_samples, n_outputs)``."""
+        return np.zeros((len(X), self.n_outputs_))

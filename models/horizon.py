@@ -20,6 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from backtest.features import Variant
+from models.registry import ModelSpec, build
 
 __all__ = ["check_horizon", "fit_path", "iterate_forecast"]
 
@@ -127,28 +128,26 @@ def fit_path(
     X_train: np.ndarray,
     y_train: np.ndarray,
     window: np.ndarray,
-    params: dict,
+    spec: ModelSpec,
     seed: int,
     horizon: int,
     feature_names: tuple[str, ...],
     target_names: tuple[str, ...],
 ) -> dict[str, np.ndarray]:
-    """Fit one :class:`models.lstm.LSTMForecaster` in this process and iterate its path.
+    """Fit the forecaster of ``spec`` in this process and iterate its path.
 
-    The fit uses the same parameters and seed as the cached one-step live window, so
-    the first month of the path is that window's forecast.
+    The fit uses the same model, parameters and seed as the cached one-step live window
+    (the registry builds it, :func:`models.registry.build`), so the first month of the
+    path is that window's forecast.
 
     Returns
     -------
     dict
-        ``path`` of shape (horizon, n_targets), ``epochs_run`` and ``best_val_loss``
-        per ensemble member.
+        ``path`` of shape (horizon, n_targets) and the model's extras (for the LSTM,
+        ``epochs_run`` and ``best_val_loss`` per ensemble member).
     """
-    from models.lstm import LSTMForecaster
-
-    model = LSTMForecaster(**params, random_state=seed).fit(X_train, y_train)
+    model = build(spec, random_state=seed).fit(X_train, y_train)
     return {
         "path": iterate_forecast(model, window, horizon, feature_names, target_names),
-        "epochs_run": np.array([o.epochs_run for o in model.outcomes_]),
-        "best_val_loss": np.array([o.best_val_loss for o in model.outcomes_]),
+        **model.diagnostics(),
     }

@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.preprocessing import StandardScaler
 
 from models._network import FitOutcome, NetworkSpec, get_network, initial_weights
+from models.base import Forecaster
 
 
 def _capacity(n: int, minimum: int) -> int:
@@ -18,7 +19,7 @@ def _capacity(n: int, minimum: int) -> int:
     return size
 
 
-class LSTMForecaster:
+class LSTMForecaster(Forecaster):
     """Stacked LSTM forecasting next month's returns of several assets at once.
 
     Defaults are the seed notebook's: ``LSTM(64, return_sequences) -> Dropout(0.2) ->
@@ -164,6 +165,13 @@ class LSTMForecaster:
             network.set_weights(weights)
             preds.append(self.y_scaler_.inverse_transform(network.predict(Xs)))
         return np.mean(preds, axis=0)
+
+    def diagnostics(self) -> dict[str, np.ndarray]:
+        """Epochs run and best validation loss of each ensemble member."""
+        return {
+            "epochs_run": np.array([o.epochs_run for o in self.outcomes_]),
+            "best_val_loss": np.array([o.best_val_loss for o in self.outcomes_]),
+        }
 
 
 def _pad_batches(

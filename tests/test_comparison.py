@@ -242,7 +242,7 @@ def _panels(rng, n=40, variants=("base", "relatives")):
     for v in variants:
         lstm = realised * 0.2 + rng.normal(0, 0.03, (n, 3))
         lstm.iloc[:3, 1] = np.nan  # a ticker with missing months
-        panels[v] = {"lstm": lstm, "hist_mean": hist, "realised": realised}
+        panels[v] = {"forecast": lstm, "hist_mean": hist, "realised": realised}
     return panels
 
 
@@ -250,8 +250,8 @@ def test_forecast_tests_equal_direct_calls(rng):
     panels = _panels(rng)
     table = forecast_tests(panels).set_index(["test", "variant", "versus", "ticker"])
     r = panels["base"]["realised"]
-    e_base = r - panels["base"]["lstm"]
-    e_rel = r - panels["relatives"]["lstm"]
+    e_base = r - panels["base"]["forecast"]
+    e_rel = r - panels["relatives"]["forecast"]
     for t in TICKERS:
         ok = e_base[t].notna() & e_rel[t].notna()
         direct = diebold_mariano(e_rel[t][ok], e_base[t][ok])  # > 0: base more accurate
@@ -261,14 +261,14 @@ def test_forecast_tests_equal_direct_calls(rng):
         assert row["n_months"] == ok.sum()
         for v in ("base", "relatives"):
             p = panels[v]
-            ok = p["lstm"][t].notna()
-            cw = clark_west(r[t][ok], p["lstm"][t][ok], p["hist_mean"][t][ok])
+            ok = p["forecast"][t].notna()
+            cw = clark_west(r[t][ok], p["forecast"][t][ok], p["hist_mean"][t][ok])
             row = table.loc[("clark_west", v, "hist_mean", t)]
             assert row["statistic"] == pytest.approx(cw.statistic, rel=1e-12)
             assert row["p_value"] == pytest.approx(cw.p_value, rel=1e-12)
     for v in ("base", "relatives"):
         p = panels[v]
-        cw = pooled_clark_west(r.to_numpy(), p["lstm"].to_numpy(), p["hist_mean"].to_numpy())
+        cw = pooled_clark_west(r.to_numpy(), p["forecast"].to_numpy(), p["hist_mean"].to_numpy())
         assert table.loc[("clark_west", v, "hist_mean", "pooled"), "statistic"] == pytest.approx(
             cw.statistic, rel=1e-12
         )
@@ -278,7 +278,9 @@ def test_pooled_diebold_mariano_matches_naive_hln(rng):
     panels = _panels(rng)
     row = forecast_tests(panels).set_index(["test", "ticker"]).loc[("diebold_mariano", "pooled")]
     r = panels["base"]["realised"]
-    d = ((r - panels["relatives"]["lstm"]) ** 2 - (r - panels["base"]["lstm"]) ** 2).mean(axis=1)
+    d = ((r - panels["relatives"]["forecast"]) ** 2 - (r - panels["base"]["forecast"]) ** 2).mean(
+        axis=1
+    )
     d = d.to_numpy()
     n = d.size
     naive = d.mean() / np.sqrt(np.var(d) / n) * np.sqrt((n - 1) / n)  # HLN with h = 1

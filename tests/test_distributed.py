@@ -41,7 +41,7 @@ def _jobs(rng, **kw):
 
 
 def _same_job(a, b):
-    assert (a.key, a.params, a.seed, a.rows) == (b.key, b.params, b.seed, b.rows)
+    assert (a.key, a.model, a.seed, a.rows) == (b.key, b.model, b.seed, b.rows)
     for name in ("X_train", "y_train", "X_test"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), strict=True)
 
@@ -71,7 +71,7 @@ def test_pooled_sequences_rebuild_every_job_bit_for_bit(rng, kw):
     labelled = ~np.isnan(y).all(axis=1)
     np.testing.assert_array_equal(y[labelled], seq.y[: len(y)][labelled])
     for job in jobs:
-        key, out = fit_ref(_echo, X, y, WindowRef(job.key, job.rows, job.params, job.seed))
+        key, out = fit_ref(_echo, X, y, WindowRef(job.key, job.rows, job.model, job.seed))
         assert key == job.key
         _same_job(out["job"], job)
 
@@ -80,9 +80,15 @@ def test_a_window_ref_is_far_smaller_than_its_job(rng):
     import pickle
 
     _, jobs = _jobs(rng)
-    job = jobs[-1]
-    ref = WindowRef(job.key, job.rows, job.params, job.seed)
-    assert len(pickle.dumps(ref)) * 10 < len(pickle.dumps(job))
+    size = {}
+    for which, job in (("first", jobs[0]), ("last", jobs[-1])):
+        ref = WindowRef(job.key, job.rows, job.model, job.seed)
+        size[which] = len(pickle.dumps(ref)), len(pickle.dumps(job))
+        assert len(pickle.dumps(ref)) * 5 < len(pickle.dumps(job))
+    # A ref carries no rows: its size does not grow with the window, the job's does.
+    grown = jobs[-1].X_train.nbytes - jobs[0].X_train.nbytes
+    assert abs(size["last"][0] - size["first"][0]) < 16
+    assert size["last"][1] - size["first"][1] >= grown
 
 
 def test_jobs_without_rows_or_from_different_arrays_are_not_pooled(rng):

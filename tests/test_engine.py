@@ -81,9 +81,9 @@ def test_look_ahead_invariance(rng, tmp_path):
     b = walk_forward(config, perturbed, WindowStore(tmp_path / "b"), local_runner(1))
     before = a.origin < cut
     assert before.sum() >= 4
-    pd.testing.assert_frame_equal(a.lstm[before], b.lstm[before])
+    pd.testing.assert_frame_equal(a.forecast()[before], b.forecast()[before])
     pd.testing.assert_frame_equal(a.hist_mean[before], b.hist_mean[before])
-    assert not np.allclose(a.lstm[~before].to_numpy(), b.lstm[~before].to_numpy())
+    assert not np.allclose(a.forecast()[~before].to_numpy(), b.forecast()[~before].to_numpy())
 
 
 @pytest.mark.slow
@@ -92,8 +92,8 @@ def test_same_results_for_one_and_two_workers(rng, tmp_path):
     config = _config()
     one = walk_forward(config, prices, WindowStore(tmp_path / "one"), local_runner(1))
     two = walk_forward(config, prices, WindowStore(tmp_path / "two"), local_runner(2))
-    assert one.n_computed == two.n_computed == len(one.lstm)
-    pd.testing.assert_frame_equal(one.lstm, two.lstm)
+    assert one.n_computed == two.n_computed == len(one.forecast())
+    pd.testing.assert_frame_equal(one.forecast(), two.forecast())
 
 
 @pytest.mark.slow
@@ -119,9 +119,9 @@ def test_interrupted_run_resumes_without_recomputing(rng, tmp_path):
 
     resumed = walk_forward(config, prices, WindowStore(tmp_path / "store"), counting)
     assert resumed.n_cached == 3
-    assert resumed.n_computed == len(computed) == len(resumed.lstm) - 3
+    assert resumed.n_computed == len(computed) == len(resumed.forecast()) - 3
     fresh = walk_forward(config, prices, WindowStore(tmp_path / "fresh"), base)
-    pd.testing.assert_frame_equal(resumed.lstm, fresh.lstm)
+    pd.testing.assert_frame_equal(resumed.forecast(), fresh.forecast())
     # an identical rerun computes nothing
     again = walk_forward(config, prices, WindowStore(tmp_path / "store"), counting)
     assert again.n_computed == 0
@@ -138,7 +138,7 @@ def test_corrupt_window_is_detected_and_recomputed(rng, tmp_path):
     again_store = WindowStore(tmp_path / "store")
     again = walk_forward(config, prices, again_store, local_runner(1))
     assert again.n_computed == 1 and len(again.corrupt) == 1
-    pd.testing.assert_frame_equal(first.lstm, again.lstm)
+    pd.testing.assert_frame_equal(first.forecast(), again.forecast())
 
 
 def test_store_detects_altered_content(tmp_path):
@@ -177,7 +177,7 @@ def test_hist_mean_is_the_training_window_mean(rng):
         np.testing.assert_allclose(panel.realised.loc[date], returns.loc[date], rtol=1e-12)
     tidy = panel.tidy()
     assert set(tidy.model) == {"lstm", "hist_mean"}
-    assert len(tidy) == 2 * 3 * len(panel.lstm)
+    assert len(tidy) == 2 * 3 * len(panel.dates)
 
 
 def test_atomic_writes_leave_shareable_whole_files(tmp_path):

@@ -89,14 +89,14 @@ def test_the_live_row_is_appended_but_never_scored(rng, tmp_path):
     seq, _ = prepare(config, prices)
     live = live_window(config, seq)
     forecast = pd.Series([0.01, 0.02, 0.03], index=list(TARGETS))
-    extended = extend_panel(panel, live, forecast)
-    assert len(extended.lstm) == len(panel.lstm) + 1
-    assert extended.lstm.index[-1] == live.forecast_month
+    extended = extend_panel(panel, live, forecast.to_frame("lstm"))
+    assert len(extended.dates) == len(panel.dates) + 1
+    assert extended.dates[-1] == live.forecast_month
     assert extended.realised.iloc[-1].isna().all()
     assert extended.origin[-1] == live.origin and extended.origin.name == panel.origin.name
     origin, view = views(extended, np.log(prices).diff().iloc[1:][list(TARGETS)])[-1]
     assert origin == live.origin
-    assert view.n_past == len(panel.lstm)  # every past month scored, the live one not
+    assert view.n_past == len(panel.dates)  # every past month scored, the live one not
     np.testing.assert_allclose(view.forecast, forecast.to_numpy())
     np.testing.assert_allclose(view.historical_mean, live.hist_mean.to_numpy())
 
@@ -105,7 +105,7 @@ def test_forecast_next_tidy_layout_and_rerun_from_the_store(rng, tmp_path):
     config, prices, runner = _config(), _prices(rng), FakeRunner()
     store = WindowStore(tmp_path)
     result = forecast_next(config, prices, store, runner, STRATEGIES)
-    n_windows = len(result.panel.lstm) + 1
+    n_windows = len(result.panel.dates) + 1
     assert runner.n_fits == n_windows and not result.live_cached
     tidy = result.tidy()
     assert list(tidy.columns) == [
@@ -122,7 +122,7 @@ def test_forecast_next_tidy_layout_and_rerun_from_the_store(rng, tmp_path):
     np.testing.assert_allclose(weights, 1.0, atol=1e-8)
     assert {"min_variance", "equal_weight"} <= set(weights.index)
     mu = tidy[tidy["quantity"] == "mu"].pivot(index="ticker", columns="strategy", values="value")
-    np.testing.assert_allclose(mu.loc[list(TARGETS), "lstm"], result.lstm.loc[list(TARGETS)])
+    np.testing.assert_allclose(mu.loc[list(TARGETS), "lstm"], result.forecast.loc[list(TARGETS)])
     np.testing.assert_allclose(mu.loc[list(TARGETS), "hist_mean"], result.live.hist_mean)
     again = forecast_next(config, prices, store, runner, STRATEGIES)
     assert runner.n_fits == n_windows and again.live_cached  # nothing refitted
@@ -144,8 +144,8 @@ def test_base_horizon_averages_a_cached_path(rng, tmp_path, monkeypatch):
     assert list(result.path.index) == list(
         pd.date_range(prices.index[-1], periods=4, freq="ME")[1:]
     )
-    np.testing.assert_allclose(result.lstm, [0.03, 0.04, 0.05])  # mean of rows 0, 3, 6 ...
-    np.testing.assert_allclose(result.recommendation.mu["lstm"], result.lstm)
+    np.testing.assert_allclose(result.forecast, [0.03, 0.04, 0.05])  # mean of rows 0, 3, 6 ...
+    np.testing.assert_allclose(result.recommendation.mu["lstm"], result.forecast)
     assert set(result.tidy()["horizon"]) == {3}
     again = forecast_next(config, prices, store, FakeRunner(), STRATEGIES, horizon=3)
     assert calls == [3] and again.live_cached
@@ -276,6 +276,6 @@ def test_real_data_base_path_starts_at_the_one_step_forecast(shared_data, tmp_pa
     three = forecast_next(config, prices, store, runner, ["hist_mean", "lstm"], horizon=3)
     assert three.path.shape == (3, len(config.data.targets))
     # the in-process fit is the cached one-step window's fit: same seed, same numbers
-    np.testing.assert_allclose(three.path.iloc[0], one.lstm, rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(three.lstm, three.path.mean(axis=0))
+    np.testing.assert_allclose(three.path.iloc[0], one.forecast, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(three.forecast, three.path.mean(axis=0))
     assert not np.allclose(three.path.iloc[1], three.path.iloc[0])

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.engine.walkforward import ForecastPanel
+from backtest.engine.panel import ForecastPanel
 from backtest.features import Variant
 from backtest.portfolio.rebalance import (
     EQUAL_WEIGHT,
@@ -28,7 +28,7 @@ def _panel(rng, n_hist=40, n_fc=24, tickers=("A", "B", "C", "D")):
     hist = pd.DataFrame([returns.loc[:o].mean() for o in origin], index=dates)
     panel = ForecastPanel(
         variant=Variant.BASE,
-        lstm=lstm,
+        forecasts={"lstm": lstm},
         hist_mean=hist,
         realised=returns.loc[dates],
         origin=pd.DatetimeIndex(origin),
@@ -49,7 +49,7 @@ def test_views_hold_only_what_is_known_at_the_origin(rng):
         assert view.past_forecasts.shape[0] == i
         np.testing.assert_array_equal(view.past_realised, panel.realised.iloc[:i].to_numpy())
         np.testing.assert_array_equal(view.returns, returns.loc[:origin].to_numpy())
-        np.testing.assert_array_equal(view.forecast, panel.lstm.iloc[i].to_numpy())
+        np.testing.assert_array_equal(view.forecast, panel.forecast().iloc[i].to_numpy())
 
 
 def test_strategy_decisions_do_not_see_the_future(rng):
@@ -60,7 +60,7 @@ def test_strategy_decisions_do_not_see_the_future(rng):
     later = returns.index > cut
     changed_returns = returns.copy()
     changed_returns.loc[later] = rng.normal(0.05, 0.2, (later.sum(), returns.shape[1]))
-    changed = ForecastPanel(**{**panel.__dict__, "realised": changed_returns.loc[panel.lstm.index]})
+    changed = ForecastPanel(**{**panel.__dict__, "realised": changed_returns.loc[panel.dates]})
     other = backtest_strategies(changed, changed_returns, strategies, 5.0, 0.4, 10.0)
     before = base.expected.origin <= cut
     pd.testing.assert_frame_equal(base.expected[before], other.expected[before])
@@ -78,9 +78,7 @@ def test_benchmarks_and_market(rng):
     ew = result.results[EQUAL_WEIGHT].weights
     np.testing.assert_allclose(ew.to_numpy(), 0.25)
     spy = result.results[MARKET]
-    np.testing.assert_allclose(
-        spy.gross.to_numpy(), np.expm1(market.loc[panel.lstm.index]).to_numpy()
-    )
+    np.testing.assert_allclose(spy.gross.to_numpy(), np.expm1(market.loc[panel.dates]).to_numpy())
     assert spy.turnover.iloc[0] == pytest.approx(1.0) and spy.turnover.iloc[1:].abs().max() < 1e-12
     # hist_mean's mu is the window mean; its intensity is zero
     hm = result.expected[result.expected.strategy == "hist_mean"]

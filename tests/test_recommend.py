@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.engine.walkforward import ForecastPanel
+from backtest.engine.panel import ForecastPanel
 from backtest.features import Variant
 from backtest.live.recommend import recommend
 from backtest.portfolio.rebalance import backtest_strategies
@@ -30,7 +30,7 @@ def synthetic_panel(rng) -> tuple[ForecastPanel, pd.DataFrame]:
     frame = lambda values: pd.DataFrame(values, index=dates, columns=TICKERS)  # noqa: E731
     panel = ForecastPanel(
         variant=Variant.BASE,
-        lstm=frame(lstm),
+        forecasts={"lstm": frame(lstm)},
         hist_mean=frame(hist),
         realised=frame(realised),
         origin=pd.DatetimeIndex(origins, name="origin"),
@@ -89,7 +89,7 @@ def test_weights_are_long_only_capped_and_fully_invested(rng):
         rec.hist_mean.to_numpy(), returns.loc[: panel.origin[-1]].mean().to_numpy()
     )
     np.testing.assert_allclose(rec.mu["hist_mean"], rec.hist_mean)
-    np.testing.assert_allclose(rec.mu["lstm"], panel.lstm.iloc[-1])
+    np.testing.assert_allclose(rec.mu["lstm"], panel.forecast().iloc[-1])
 
 
 def test_unknown_strategy_is_named(rng):

@@ -113,8 +113,8 @@ def test_evaluate_path_scores_a_perfect_forecast_as_the_truth(small_model, fast_
     )
     market = small_model.simulate(100, 0.3, 11)
     panel = engine.walk_forward(config, market.prices, WindowStore(tmp_path), linear_runner)
-    truth = market.conditional_mean.loc[panel.lstm.index]
-    perfect = dataclasses.replace(panel, lstm=truth)
+    truth = market.conditional_mean.loc[panel.dates]
+    perfect = dataclasses.replace(panel, forecasts={"lstm": truth})
     returns = log_returns(market.prices)[list(config.data.targets)]
     bt = backtest_strategies(perfect, returns, FAST_STRATEGIES, 5.0, 0.4, 10.0)
     rows = evaluate_path(market, perfect, bt, config, FAST_STRATEGIES).set_index("strategy")

@@ -65,6 +65,9 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     s.add_argument("--months", type=int, default=106, help="months to simulate (106)")
 
 
+_MODELS_HELP = "forecasters to run, e.g. lstm ridge zero (hist_mean always runs)"
+
+
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("walk-forward and model")
     g.add_argument(
@@ -82,6 +85,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--epochs", type=int, help="maximum epochs (default 200)")
     g.add_argument("--units", type=int, nargs="+", help="LSTM units per layer (default 64 32)")
     g.add_argument("--seed", type=int, dest="random_state", help="base random seed (default 0)")
+    g.add_argument("--models", nargs="+", help=_MODELS_HELP)
 
 
 def _add_portfolio_args(p: argparse.ArgumentParser) -> None:
@@ -164,6 +168,7 @@ def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
     model.add_argument("--seeds", type=int, dest="n_seeds", help="ensemble size per window")
     model.add_argument("--epochs", type=int, help="maximum epochs (default 200)")
     model.add_argument("--units", type=int, nargs="+", help="LSTM units per layer (64 32)")
+    model.add_argument("--models", nargs="+", help=_MODELS_HELP)
     model.add_argument("--strategies", nargs="+", help="subset of shrinkage strategies")
     model.add_argument("--cost-bps", type=float, help="proportional cost per unit turnover (10)")
     model.add_argument("--risk-free", type=float, help="annual risk-free rate for Sharpe (0)")
@@ -193,6 +198,7 @@ _CONFIG_ARGS = (
     "epochs",
     "units",
     "random_state",
+    "models",
     "strategies",
     "cost_bps",
     "risk_free",

@@ -12,8 +12,8 @@ import pandas as pd
 from backtest.cli.common import load_data, make_runner, run_name, synthetic_data, tqdm_progress
 from backtest.config import RunConfig
 from backtest.data.yahoo import default_cache_dir
+from backtest.engine.panel import ForecastPanel
 from backtest.engine.store import WindowStore
-from backtest.engine.walkforward import ForecastPanel
 from backtest.pipeline import check_strategies, run_variant
 from backtest.reports.files import results_dir, write_csv
 from backtest.reports.html.report import write_report
@@ -32,8 +32,8 @@ def print_summary(
     perf_cols = ["role", "cagr", "ann_vol", "sharpe", "max_drawdown", "avg_turnover", "dsr"]
     with pd.option_context("display.width", 120, "display.precision", 4, "display.max_columns", 20):
         print(
-            f"\n== {variant}: {len(panel.lstm)} forecast months "
-            f"({panel.lstm.index[0]:%Y-%m} .. {panel.lstm.index[-1]:%Y-%m}), windows "
+            f"\n== {variant}: {len(panel.dates)} forecast months "
+            f"({panel.dates[0]:%Y-%m} .. {panel.dates[-1]:%Y-%m}), windows "
             f"{panel.n_computed} computed / {panel.n_cached} cached =="
         )
         print(metrics[cols].to_string())

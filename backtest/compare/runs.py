@@ -57,7 +57,8 @@ class RunData:
     roles : dict of str to str
         "strategy", "baseline" or "benchmark" per strategy (performance.csv).
     panel : dict of str to pandas.DataFrame
-        "lstm", "hist_mean", "realised": dates (the month forecast) x tickers.
+        "forecast" (the run's primary model), every model by name, "hist_mean" and
+        "realised": dates (the month forecast) x tickers.
     """
 
     path: Path
@@ -129,14 +130,22 @@ def load_run(path: str | Path) -> RunData:
     fc = _read_csv(path / "forecasts.csv", ["date", "ticker", "model", "forecast", "realised"])
     fc["date"] = pd.to_datetime(fc["date"])
     panel = {
-        model: fc[fc["model"] == model].pivot(index="date", columns="ticker", values="forecast")
-        for model in ("lstm", "hist_mean")
+        model: rows.pivot(index="date", columns="ticker", values="forecast")
+        for model, rows in fc.groupby("model", sort=False)
     }
-    panel["realised"] = fc[fc["model"] == "lstm"].pivot(
+    models = [m for m in panel if m != "hist_mean"]
+    if not models or "hist_mean" not in panel:
+        raise ValueError(
+            f"{str(path / 'forecasts.csv')!r} needs rows of a model and of 'hist_mean'; rerun "
+            "the run."
+        )
+    # Older runs record no model list: their one model is the primary.
+    names = (config.get("models") or {}).get("names") or models
+    primary = next((m for m in names if m in panel), models[0])
+    panel["forecast"] = panel[primary]
+    panel["realised"] = fc[fc["model"] == primary].pivot(
         index="date", columns="ticker", values="realised"
     )
-    if panel["lstm"].empty:
-        raise ValueError(f"{str(path / 'forecasts.csv')!r} has no 'lstm' rows; rerun the run.")
     return RunData(
         path=path,
         variant=str(config["variant"]),

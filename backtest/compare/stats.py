@@ -196,10 +196,12 @@ def _row(test: str, variant: str, versus: str, ticker: str, n: int, res) -> list
 
 
 def _dm_rows(a: str, b: str, panels: Mapping[str, Mapping[str, pd.DataFrame]]) -> list[list]:
-    lstm_a, lstm_b = panels[a]["lstm"], panels[b]["lstm"]
-    dates = lstm_a.index.intersection(lstm_b.index)
-    tickers = lstm_a.columns.intersection(lstm_b.columns)
-    err = {v: (panels[v]["realised"] - panels[v]["lstm"]).reindex(dates)[tickers] for v in (a, b)}
+    model_a, model_b = panels[a]["forecast"], panels[b]["forecast"]
+    dates = model_a.index.intersection(model_b.index)
+    tickers = model_a.columns.intersection(model_b.columns)
+    err = {
+        v: (panels[v]["realised"] - panels[v]["forecast"]).reindex(dates)[tickers] for v in (a, b)
+    }
     # positive differential = variant a's squared error is the smaller
     diff = (err[b] ** 2 - err[a] ** 2).to_numpy()
     rows = []
@@ -216,7 +218,7 @@ def _dm_rows(a: str, b: str, panels: Mapping[str, Mapping[str, pd.DataFrame]]) -
 
 
 def _cw_rows(variant: str, panel: Mapping[str, pd.DataFrame]) -> list[list]:
-    r, f, b = (panel[k].to_numpy(dtype=float) for k in ("realised", "lstm", "hist_mean"))
+    r, f, b = (panel[k].to_numpy(dtype=float) for k in ("realised", "forecast", "hist_mean"))
     valid = np.isfinite(r) & np.isfinite(f) & np.isfinite(b)
     rows = []
     for j, ticker in enumerate(panel["realised"].columns):
@@ -231,12 +233,12 @@ def _cw_rows(variant: str, panel: Mapping[str, pd.DataFrame]) -> list[list]:
 
 
 def forecast_tests(panels: Mapping[str, Mapping[str, pd.DataFrame]]) -> pd.DataFrame:
-    """Diebold-Mariano between every pair of variants' LSTM, Clark-West of each against the mean.
+    """Diebold-Mariano between every pair of runs' primary model, Clark-West of each vs the mean.
 
     Parameters
     ----------
     panels : mapping of str to mapping of str to pandas.DataFrame
-        Per variant label, frames "lstm", "hist_mean" and "realised" (dates x tickers, the
+        Per variant label, frames "forecast", "hist_mean" and "realised" (dates x tickers, the
         month forecast; NaN where missing, e.g. the live month's realised value).
 
     Returns
@@ -254,7 +256,7 @@ def forecast_tests(panels: Mapping[str, Mapping[str, pd.DataFrame]]) -> pd.DataF
     on that one series, as :func:`~backtest.evaluation.forecasts.pooled_clark_west` does;
     stacking all
     (month, ticker) pairs would treat one month's correlated errors as independent evidence.
-    Clark-West (one-sided, H1: the LSTM beats the historical mean it nests) over each
+    Clark-West (one-sided, H1: the model beats the historical mean it nests) over each
     variant's own forecast months, per ticker and pooled the same way.
 
     References

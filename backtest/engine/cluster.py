@@ -35,6 +35,7 @@ import numpy as np
 
 from backtest.engine.local import Backend, cap_by_memory
 from backtest.engine.walkforward import WindowJob
+from models.registry import ModelSpec
 
 LOOPBACK = "127.0.0.1"
 CONNECT_TIMEOUT_S = 10.0
@@ -46,7 +47,7 @@ class WindowRef:
 
     key: str
     rows: tuple[int, int, int, int]
-    params: tuple[tuple[str, object], ...]
+    model: ModelSpec
     seed: int
 
 
@@ -94,7 +95,7 @@ def fit_ref(
 ) -> tuple[str, dict]:
     """Rebuild the window ``ref`` from the scattered ``X, y`` and fit it (in a worker)."""
     a, b, c, d = ref.rows
-    job = WindowJob(ref.key, X[a:b], y[a:b], X[c:d], ref.params, ref.seed, ref.rows)
+    job = WindowJob(ref.key, X[a:b], y[a:b], X[c:d], ref.model, ref.seed, ref.rows)
     return ref.key, fn(job)
 
 
@@ -203,7 +204,7 @@ class DaskRunner:
         else:
             X, y = pooled
             tasks = (
-                delayed(fit_ref)(fn, X, y, WindowRef(job.key, job.rows, job.params, job.seed))
+                delayed(fit_ref)(fn, X, y, WindowRef(job.key, job.rows, job.model, job.seed))
                 for job in jobs
             )
         yield from parallel(tasks)

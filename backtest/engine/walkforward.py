@@ -1,17 +1,21 @@
-"""The walk-forward forecasting engine: one LSTM fit per window, in parallel, cached.
+"""The walk-forward forecasting engine: one fit per window and model, in parallel, cached.
 
 The core loop, stripped of bookkeeping::
 
     for split in WalkForward(...).split(n_samples):
-        lstm = LSTMForecaster(seed=window_seed(...)).fit(X[split.train], y[split.train])
-        forecast[split.test] = lstm.predict(X[split.test])
-        hist_mean[split.test] = y[split.train].mean(axis=0)
+        for spec in model_specs(config):            # e.g. lstm, ridge
+            model = registry.build(spec, seed=window_seed(...))
+            forecasts[spec.name][split.test] = model.fit(X[split.train], y[split.train]).predict(
+                X[split.test])
+        hist_mean[split.test] = HistoricalMean().fit(None, returns of the window).predict(...)
 
-Windows are independent, so they run through joblib (loky processes locally, or a
-Dask cluster); each worker returns numpy arrays, never Keras objects. Each window's
-seed derives from (base seed, variant, origin month), never from scheduling order,
-and every worker runs TensorFlow single-threaded and deterministic: the numbers are
-the same whatever ``n_jobs`` is.
+The engine knows no model: a :class:`models.registry.ModelSpec` (name and parameters)
+travels in each :class:`WindowJob`, enters its cache key, and the worker asks the
+registry for the forecaster. Windows are independent, so they run through joblib
+(loky processes locally, or a Dask cluster); each worker returns numpy arrays, never
+Keras objects. Each window's seed derives from (base seed, variant, origin month),
+never from scheduling order, and every worker runs TensorFlow single-threaded and
+deterministic: the numbers are the same whatever ``n_jobs`` is.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from backtest.config import RunConfig
+from backtest.config import EstimatorConfig, ModelConfig, RunConfig
+from backtest.engine.panel import ForecastPanel
 from backtest.engine.store import WindowStore, digest
 from backtest.features import (
     IndicatorWindows,
@@ -32,8 +37,10 @@ from backtest.features import (
     make_sequences,
 )
 from backtest.splits import WalkForward, WindowKind
+from models.base import HistoricalMean
+from models.registry import ModelSpec, build
 
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
 _VARIANT_CODES = {Variant.BASE: 1, Variant.INDICATORS: 2, Variant.RELATIVES: 3}
 
 
@@ -45,85 +52,17 @@ class WindowJob:
     ``X_train, y_train = X[a:b], y[a:b]`` and ``X_test = X[c:d]`` for
     ``rows = (a, b, c, d)``. Distributed runners use it to ship the sequences once and
     each window as four integers (:mod:`backtest.engine.cluster`); ``None`` when unknown.
+    ``model`` names the forecaster and its parameters; the worker builds it from the
+    registry (:func:`models.registry.build`).
     """
 
     key: str
     X_train: np.ndarray
     y_train: np.ndarray
     X_test: np.ndarray
-    params: tuple[tuple[str, object], ...]
+    model: ModelSpec
     seed: int
     rows: tuple[int, int, int, int] | None = None
-
-
-@dataclass(frozen=True)
-class ForecastPanel:
-    """Out-of-sample forecasts of one variant, with what they are compared to.
-
-    All frames are (n_forecast_months, n_targets), indexed by the month forecast.
-
-    Attributes
-    ----------
-    lstm, hist_mean, realised : DataFrame
-        The LSTM's forecasts, the historical-mean baseline and the realised log returns.
-    origin : DatetimeIndex
-        The month at whose end each forecast was made.
-    train_start, train_end : DatetimeIndex
-        First and last target month of each forecast's training window.
-    diagnostics : DataFrame
-        Per refit: origin, epochs run and best validation loss (ensemble means).
-    n_cached, n_computed : int
-        Windows read from the store and windows fitted by this call.
-    corrupt : tuple of str
-        Stored windows that failed their checksum and were recomputed.
-    notes : tuple of str
-        Data notes carried from the feature builder.
-    """
-
-    variant: Variant
-    lstm: pd.DataFrame
-    hist_mean: pd.DataFrame
-    realised: pd.DataFrame
-    origin: pd.DatetimeIndex
-    train_start: pd.DatetimeIndex
-    train_end: pd.DatetimeIndex
-    diagnostics: pd.DataFrame
-    n_cached: int
-    n_computed: int
-    corrupt: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
-
-    def tidy(self) -> pd.DataFrame:
-        """Long form: date, ticker, model, forecast, realised, origin, train start/end."""
-        frames = []
-        for model, frame in (("lstm", self.lstm), ("hist_mean", self.hist_mean)):
-            long = (
-                frame.rename_axis("date")
-                .reset_index()
-                .melt(id_vars="date", var_name="ticker", value_name="forecast")
-            )
-            long["model"] = model
-            frames.append(long)
-        out = pd.concat(frames, ignore_index=True)
-        realised = (
-            self.realised.rename_axis("date")
-            .reset_index()
-            .melt(id_vars="date", var_name="ticker", value_name="realised")
-        )
-        out = out.merge(realised, on=["date", "ticker"], how="left")
-        meta = pd.DataFrame(
-            {
-                "date": self.lstm.index,
-                "origin": self.origin,
-                "train_start": self.train_start,
-                "train_end": self.train_end,
-            }
-        )
-        out = out.merge(meta, on="date", how="left")
-        columns = ["date", "ticker", "model", "forecast", "realised", "origin"]
-        return out[[*columns, "train_start", "train_end"]].sort_values(
-            ["date", "model", "ticker"], kind="stable", ignore_index=True
-        )
 
 
 def window_seed(random_state: int, variant: Variant, origin: pd.Timestamp) -> int:
@@ -175,34 +114,54 @@ def splitter(config: RunConfig) -> WalkForward:
     )
 
 
+def model_specs(config: RunConfig) -> list[ModelSpec]:
+    """The configured forecasters' identities, in the configured order.
+
+    A model's parameters come from its ``[models.<name>]`` table; the model that the
+    ``[model]`` section configures (the LSTM) takes that section's settings first.
+    """
+    specs = []
+    for name in config.models.names:
+        table = config.models.table(name) or EstimatorConfig()
+        params = dict(table.params)
+        if name == ModelConfig.configures:
+            params = {**config.model.estimator_params(), **params}
+        specs.append(ModelSpec.of(name, params, table.estimator))
+    return specs
+
+
+def window_key(job_arrays: tuple[np.ndarray, np.ndarray, np.ndarray], spec: ModelSpec, seed: int):
+    """Cache key of one window's fit: its arrays, the model's identity and the seed."""
+    X_train, y_train, X_test = job_arrays
+    return digest(ENGINE_VERSION, X_train, y_train, X_test, spec.identity(), seed)
+
+
 def plan_jobs(config: RunConfig, seq: Sequences, live: bool = False) -> list[WindowJob]:
-    """One job per refit; ``live`` adds a final fit on every labelled sample."""
-    params = tuple(sorted(config.model.estimator_params().items()))
+    """One job per refit and model (split-major); ``live`` adds a final fit on every sample."""
+    specs = model_specs(config)
     n = seq.n_labelled + (1 if live else 0)
     jobs = []
     for split in splitter(config).split(n):
         origin = seq.origins[split.test[0]]
         seed = window_seed(config.random_state, config.variant, origin)
-        X_train, y_train = seq.X[split.train], seq.y[split.train]
-        X_test = seq.X[split.test]
-        key = digest(ENGINE_VERSION, X_train, y_train, X_test, list(params), seed)
+        arrays = seq.X[split.train], seq.y[split.train], seq.X[split.test]
         train, test = split.train, split.test
         rows = (int(train[0]), int(train[-1]) + 1, int(test[0]), int(test[-1]) + 1)
-        jobs.append(WindowJob(key, X_train, y_train, X_test, params, seed, rows))
+        for spec in specs:
+            key = window_key(arrays, spec, seed)
+            jobs.append(WindowJob(key, *arrays, spec, seed, rows))
     return jobs
 
 
 def fit_window(job: WindowJob) -> dict[str, np.ndarray]:
-    """Fit the LSTM of one window and forecast its test samples (runs in a worker)."""
-    from models.lstm import LSTMForecaster
+    """Fit one window's forecaster and forecast its test samples (runs in a worker).
 
-    model = LSTMForecaster(**dict(job.params), random_state=job.seed)
+    Returns the ``forecast`` and the model's optional extras
+    (:meth:`models.base.Forecaster.diagnostics`).
+    """
+    model = build(job.model, random_state=job.seed)
     forecast = model.fit(job.X_train, job.y_train).predict(job.X_test)
-    return {
-        "forecast": forecast,
-        "epochs_run": np.array([o.epochs_run for o in model.outcomes_]),
-        "best_val_loss": np.array([o.best_val_loss for o in model.outcomes_]),
-    }
+    return {"forecast": np.asarray(forecast, dtype=np.float64), **model.diagnostics()}
 
 
 Runner = Callable[[Callable[[WindowJob], dict[str, np.ndarray]], list[WindowJob]], Iterator]
@@ -232,6 +191,26 @@ def run_jobs(
     return [results[job.key] for job in jobs], len(jobs) - len(todo)
 
 
+def _diagnostics(
+    splits: list, origins: list, jobs: list[WindowJob], outputs: list[dict[str, np.ndarray]]
+) -> pd.DataFrame:
+    """Per refit: origin, training samples and each model's extras (means over members).
+
+    An extra keeps its own name (``epochs_run``) unless two models report one of that
+    name, then it is ``name@model``.
+    """
+    frame = pd.DataFrame({"origin": origins, "n_train": [len(s.train) for s in splits]})
+    extras: dict[tuple[str, str], list[float]] = {}
+    for job, output in zip(jobs, outputs, strict=True):
+        for extra, values in output.items():
+            if extra != "forecast":
+                extras.setdefault((extra, job.model.name), []).append(float(np.mean(values)))
+    names = [extra for extra, _ in extras]
+    for (extra, model), values in extras.items():
+        frame[extra if names.count(extra) == 1 else f"{extra}@{model}"] = values
+    return frame
+
+
 def assemble(
     config: RunConfig,
     seq: Sequences,
@@ -244,39 +223,33 @@ def assemble(
     """Turn per-window arrays into a labelled :class:`ForecastPanel`."""
     splits = list(splitter(config).split(seq.n_labelled))
     tests = np.concatenate([s.test for s in splits])
-    forecasts = np.concatenate([o["forecast"] for o in outputs])
     names = list(seq.target_names)
     dates = seq.target_dates[tests]
+    frame = lambda values: pd.DataFrame(values, index=dates, columns=names)  # noqa: E731
+    by_model: dict[str, list[np.ndarray]] = {}
+    for job, output in zip(jobs, outputs, strict=True):
+        by_model.setdefault(job.model.name, []).append(output["forecast"])
     hist, starts = [], []
     for split in splits:
         for j in split.test:
-            # The baseline is refreshed every month, even between LSTM refits: it is the
+            # The baseline is refreshed every month, even between refits: it is the
             # mean of the training window available at the origin (Campbell-Thompson).
             first = (
                 0
                 if config.walk_forward.window is WindowKind.EXPANDING
                 else max(0, j - (config.walk_forward.train_size or config.walk_forward.min_train))
             )
-            hist.append(seq.y[first:j].mean(axis=0))
+            hist.append(HistoricalMean().fit(None, seq.y[first:j]).predict([j])[0])
             starts.append(seq.target_dates[first])
-    diagnostics = pd.DataFrame(
-        {
-            "origin": [seq.origins[s.test[0]] for s in splits],
-            "n_train": [len(s.train) for s in splits],
-            "epochs_run": [float(np.mean(o["epochs_run"])) for o in outputs],
-            "best_val_loss": [float(np.mean(o["best_val_loss"])) for o in outputs],
-        }
-    )
-    frame = lambda values: pd.DataFrame(values, index=dates, columns=names)  # noqa: E731
     return ForecastPanel(
         variant=config.variant,
-        lstm=frame(forecasts),
+        forecasts={name: frame(np.concatenate(parts)) for name, parts in by_model.items()},
         hist_mean=frame(np.array(hist)),
         realised=frame(seq.y[tests]),
         origin=pd.DatetimeIndex(seq.origins[tests], name="origin"),
         train_start=pd.DatetimeIndex(starts, name="train_start"),
         train_end=pd.DatetimeIndex(seq.origins[tests], name="train_end"),
-        diagnostics=diagnostics,
+        diagnostics=_diagnostics(splits, [seq.origins[s.test[0]] for s in splits], jobs, outputs),
         n_cached=n_cached,
         n_computed=len(jobs) - n_cached,
         corrupt=corrupt,

@@ -23,15 +23,16 @@ import numpy as np
 import pandas as pd
 
 from backtest.config import RunConfig
+from backtest.engine.panel import ForecastPanel
 from backtest.engine.store import WindowStore, digest
 from backtest.engine.walkforward import (
-    ENGINE_VERSION,
-    ForecastPanel,
     Runner,
     WindowJob,
+    model_specs,
     prepare,
     run_jobs,
     walk_forward,
+    window_key,
     window_seed,
 )
 from backtest.features import Sequences, Variant, log_returns
@@ -54,11 +55,11 @@ class LiveWindow:
 
     Attributes
     ----------
-    job : WindowJob
-        Train on the labelled samples (all of them, or the last ``train_size`` for a rolling
-        window); test on the final, unlabelled sample. Its key is built like
-        :func:`~backtest.engine.walkforward.plan_jobs`' (so the store shares it with
-        ``plan_jobs(live=True)``).
+    jobs : dict of str to WindowJob
+        One per model: train on the labelled samples (all of them, or the last
+        ``train_size`` for a rolling window); test on the final, unlabelled sample. Keys
+        are built like :func:`~backtest.engine.walkforward.plan_jobs`' (so the store
+        shares them with ``plan_jobs(live=True)``).
     origin, forecast_month : Timestamp
         The data's last month and the month forecast.
     train_start : Timestamp
@@ -69,13 +70,18 @@ class LiveWindow:
         Input and target columns of the sequences.
     """
 
-    job: WindowJob
+    jobs: dict[str, WindowJob]
     origin: pd.Timestamp
     forecast_month: pd.Timestamp
     train_start: pd.Timestamp
     hist_mean: pd.Series
     feature_names: tuple[str, ...]
     target_names: tuple[str, ...]
+
+    @property
+    def job(self) -> WindowJob:
+        """The primary model's live job."""
+        return next(iter(self.jobs.values()))
 
     @property
     def n_train(self) -> int:
@@ -96,28 +102,32 @@ def live_window(config: RunConfig, seq: Sequences) -> LiveWindow:
     train = np.arange(first, n)
     origin = seq.origins[n]
     seed = window_seed(config.random_state, config.variant, origin)
-    params = tuple(sorted(config.model.estimator_params().items()))
-    X_train, y_train, X_test = seq.X[train], seq.y[train], seq.X[n:]
-    key = digest(ENGINE_VERSION, X_train, y_train, X_test, list(params), seed)
+    arrays = seq.X[train], seq.y[train], seq.X[n:]
+    rows = (first, n, n, n + 1)
+    jobs = {
+        spec.name: WindowJob(window_key(arrays, spec, seed), *arrays, spec, seed, rows)
+        for spec in model_specs(config)
+    }
     return LiveWindow(
-        job=WindowJob(key, X_train, y_train, X_test, params, seed, rows=(first, n, n, n + 1)),
+        jobs=jobs,
         origin=origin,
         forecast_month=seq.target_dates[n],
         train_start=seq.target_dates[first],
-        hist_mean=pd.Series(y_train.mean(axis=0), index=list(seq.target_names)),
+        hist_mean=pd.Series(arrays[1].mean(axis=0), index=list(seq.target_names)),
         feature_names=seq.feature_names,
         target_names=seq.target_names,
     )
 
 
-def extend_panel(panel: ForecastPanel, live: LiveWindow, forecast: pd.Series) -> ForecastPanel:
+def extend_panel(panel: ForecastPanel, live: LiveWindow, forecasts: pd.DataFrame) -> ForecastPanel:
     """``panel`` with the live month appended (realised return unknown: NaN).
 
-    The live row is never scored: :func:`backtest.portfolio.rebalance.views` only lets forecasts of
-    months up to each origin into a view's past errors.
+    ``forecasts`` holds one column per model (tickers as index). The live row is never
+    scored: :func:`backtest.portfolio.rebalance.views` only lets forecasts of months up to
+    each origin into a view's past errors.
     """
-    names = list(panel.lstm.columns)
-    date = pd.DatetimeIndex([live.forecast_month], name=panel.lstm.index.name)
+    names = panel.tickers
+    date = pd.DatetimeIndex([live.forecast_month], name=panel.dates.name)
 
     def append(frame: pd.DataFrame, values: np.ndarray) -> pd.DataFrame:
         return pd.concat([frame, pd.DataFrame([values], index=date, columns=names)])
@@ -127,7 +137,10 @@ def extend_panel(panel: ForecastPanel, live: LiveWindow, forecast: pd.Series) ->
 
     return dataclasses.replace(
         panel,
-        lstm=append(panel.lstm, forecast.reindex(names).to_numpy(dtype=float)),
+        forecasts={
+            model: append(frame, forecasts[model].reindex(names).to_numpy(dtype=float))
+            for model, frame in panel.forecasts.items()
+        },
         hist_mean=append(panel.hist_mean, live.hist_mean.reindex(names).to_numpy(dtype=float)),
         realised=append(panel.realised, np.full(len(names), np.nan)),
         origin=stamp(panel.origin, live.origin),
@@ -143,15 +156,15 @@ class LiveForecast:
     Attributes
     ----------
     variant : Variant
-        LSTM inputs.
+        The models' inputs.
     live : LiveWindow
-        The live fit (origin, forecast month, training window).
+        The live fits (origin, forecast month, training window).
     horizon : int
-        Months averaged in ``lstm``.
-    path : DataFrame of shape (horizon, n_targets)
-        Forecast log return of each month ahead (one row for ``horizon=1``).
+        Months averaged in ``forecasts``.
+    paths : dict of str to DataFrame of shape (horizon, n_targets)
+        Each model's forecast log return of each month ahead (one row for ``horizon=1``).
     recommendation : Recommendation
-        Shrunk expected returns and weights built on the mean of ``path``.
+        Shrunk expected returns and weights built on the mean of the primary model's path.
     panel : ForecastPanel
         The walk-forward history whose errors the strategies weigh.
     live_cached : bool
@@ -161,28 +174,38 @@ class LiveForecast:
     variant: Variant
     live: LiveWindow
     horizon: int
-    path: pd.DataFrame
+    paths: dict[str, pd.DataFrame]
     recommendation: Recommendation
     panel: ForecastPanel
     live_cached: bool
 
     @property
-    def lstm(self) -> pd.Series:
-        """LSTM forecast: average monthly log return over the ``horizon`` months ahead."""
+    def path(self) -> pd.DataFrame:
+        """The primary model's path."""
+        return next(iter(self.paths.values()))
+
+    @property
+    def forecasts(self) -> pd.DataFrame:
+        """Each model's mean monthly log return over the ``horizon`` months (tickers x models)."""
+        return pd.DataFrame({model: path.mean(axis=0) for model, path in self.paths.items()})
+
+    @property
+    def forecast(self) -> pd.Series:
+        """The primary model's forecast."""
         return self.path.mean(axis=0)
 
     def tidy(self) -> pd.DataFrame:
         """The ``forecast.csv`` table, one value per row.
 
         Columns: variant, origin (last data month), forecast_month (first month ahead),
-        horizon, ticker, quantity, strategy, value. ``quantity`` is ``lstm_forecast`` or
-        ``hist_mean`` (``strategy`` empty), or ``mu``, ``mu_simple``, ``intensity`` of a
-        strategy, or ``weight`` of a strategy or benchmark. Returns are monthly: ``mu``
-        and the forecasts in log units, ``mu_simple`` in simple units.
+        horizon, ticker, quantity, strategy, value. ``quantity`` is ``<model>_forecast``
+        (one per model) or ``hist_mean`` (``strategy`` empty), or ``mu``, ``mu_simple``,
+        ``intensity`` of a strategy, or ``weight`` of a strategy or benchmark. Returns are
+        monthly: ``mu`` and the forecasts in log units, ``mu_simple`` in simple units.
         """
         rec = self.recommendation
         parts = [
-            _long(self.lstm.to_frame(""), "lstm_forecast"),
+            *(_long(f.to_frame(""), f"{model}_forecast") for model, f in self.forecasts.items()),
             _long(rec.hist_mean.to_frame(""), "hist_mean"),
             _long(rec.mu, "mu"),
             _long(rec.mu_simple, "mu_simple"),
@@ -205,6 +228,27 @@ def _long(frame: pd.DataFrame, quantity: str) -> pd.DataFrame:
     )
     long.insert(1, "quantity", quantity)
     return long[["ticker", "quantity", "strategy", "value"]]
+
+
+def _live_path(
+    job: WindowJob, live: LiveWindow, horizon: int, store: WindowStore, runner: Runner
+) -> tuple[np.ndarray, bool]:
+    """One model's forecast path of ``horizon`` months, and whether it came from the store."""
+    if horizon == 1:
+        (output,), n_cached = run_jobs([job], store, runner)
+        return output["forecast"][:1], n_cached == 1
+    # The path needs the fitted model itself, so it is fitted here (one fit, seeded as
+    # the one-step live window); the path, not the model, is what the store keeps.
+    key = digest("live-path", job.key, horizon)
+    output = store.load(key)
+    if output is not None:
+        return output["path"], True
+    output = fit_path(
+        job.X_train, job.y_train, job.X_test[0], job.model, job.seed, horizon,
+        live.feature_names, live.target_names,
+    )  # fmt: skip
+    store.save(key, output)
+    return output["path"], False
 
 
 def forecast_next(
@@ -250,39 +294,27 @@ def forecast_next(
     seq, _ = prepare(config, prices)
     live = live_window(config, seq)
     panel = walk_forward(config, prices, store, runner, progress)
-    if horizon == 1:
-        (output,), n_cached = run_jobs([live.job], store, runner)
-        path, live_cached = output["forecast"][:1], n_cached == 1
-    else:
-        # The path needs the fitted model itself, so it is fitted here (one fit, seeded as
-        # the one-step live window); the path, not the model, is what the store keeps.
-        key = digest("live-path", live.job.key, horizon)
-        output = store.load(key)
-        live_cached = output is not None
-        if output is None:
-            job = live.job
-            output = fit_path(
-                job.X_train, job.y_train, job.X_test[0], dict(job.params), job.seed, horizon,
-                live.feature_names, live.target_names,
-            )  # fmt: skip
-            store.save(key, output)
-        path = output["path"]
-    months = pd.date_range(live.forecast_month, periods=horizon, freq="ME", name="date")
-    path_frame = pd.DataFrame(path, index=months, columns=list(seq.target_names))
-    forecast = path_frame.mean(axis=0)
+    paths, cached = {}, []
+    for model, job in live.jobs.items():
+        path, was_cached = _live_path(job, live, horizon, store, runner)
+        months = pd.date_range(live.forecast_month, periods=horizon, freq="ME", name="date")
+        paths[model] = pd.DataFrame(path, index=months, columns=list(seq.target_names))
+        cached.append(was_cached)
+    forecasts = pd.DataFrame({model: path.mean(axis=0) for model, path in paths.items()})
     target_returns = log_returns(prices)[list(seq.target_names)]
     recommendation = recommend(
-        extend_panel(panel, live, forecast),
+        extend_panel(panel, live, forecasts),
         target_returns,
         strategies,
         config.portfolio.risk_aversion,
         config.portfolio.max_weight,
     )
+    live_cached = all(cached)
     return LiveForecast(
         variant=config.variant,
         live=live,
         horizon=horizon,
-        path=path_frame,
+        paths=paths,
         recommendation=recommendation,
         panel=panel,
         live_cached=live_cached,

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from backtest.engine.walkforward import ForecastPanel
+from backtest.engine.panel import ForecastPanel
 from backtest.portfolio.rebalance import Decision, decide, views
 
 __all__ = ["Recommendation", "recommend"]
@@ -46,4 +46,4 @@ def recommend(
         Mean-variance settings (``max_weight`` also caps minimum variance).
     """
     origin, view = views(panel, target_returns)[-1]
-    return decide(origin, view, list(panel.lstm.columns), strategies, risk_aversion, max_weight)
+    return decide(origin, view, panel.tickers, strategies, risk_aversion, max_weight)

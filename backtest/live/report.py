@@ -69,7 +69,7 @@ def write_forecast(
             "cached": result.live_cached,
         },
         "walk_forward": {
-            "forecast_months": len(result.panel.lstm),
+            "forecast_months": len(result.panel.dates),
             "cached": result.panel.n_cached,
             "computed": result.panel.n_computed,
         },
@@ -95,27 +95,28 @@ def format_forecast(result: LiveForecast) -> str:
         f"== {result.variant.value}: forecast for {_month_span(result)}, data to "
         f"{live.origin:%Y-%m} ==",
         f"live fit on {live.n_train} months {live.train_start:%Y-%m} .. {live.origin:%Y-%m} "
-        f"({state}); walk-forward history {len(result.panel.lstm)} months, windows "
+        f"({state}); walk-forward history {len(result.panel.dates)} months, windows "
         f"{result.panel.n_computed} computed / {result.panel.n_cached} cached",
     ]
     if result.horizon > 1:
         path = (100 * result.path).rename(index=lambda d: f"{d:%Y-%m}").rename_axis(None)
         lines += [
             "",
-            f"LSTM path, log return % per month (its average is the forecast; the strategies "
+            f"{result.panel.primary} path, log return % per month (its average is the forecast; "
+            "the strategies "
             f"weigh it by the one-step forecasts' past errors, as no {result.horizon}-month "
             "errors are scored):",
             path.to_string(float_format=_pct),
         ]
-    expected = pd.concat({"LSTM": result.lstm, "hist mean": rec.hist_mean}, axis=1).join(
+    expected = pd.concat([result.forecasts, rec.hist_mean.rename("hist mean")], axis=1).join(
         rec.mu.drop(columns=list(_RAW), errors="ignore")
     )
     weights = rec.weights.copy()
     weights.loc["sum"] = weights.sum()
     lines += [
         "",
-        "Expected return, log % per month (strategies 'lstm' and 'hist_mean' are the first "
-        "two columns):",
+        "Expected return, log % per month (the models' forecasts, then the historical mean, "
+        "then the shrunk strategies):",
         (100 * expected).rename_axis(None).to_string(float_format=_pct),
         "",
         f"Recommended weights, % (benchmarks: {', '.join(rec.benchmarks)}):",

@@ -2,7 +2,7 @@
 
 At each rebalancing date ``t`` (a forecast origin) and for each strategy::
 
-    view = MarketView(returns up to t, LSTM forecast of t+1, forecasts scored by t)
+    view = MarketView(returns up to t, a model's forecast of t+1, forecasts scored by t)
     mu_log = clone(strategy).fit(view).mu_
     weights[t] = allocator.allocate(simple_mu(mu_log), ledoit_wolf(simple returns up to t))
 
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from backtest.engine.walkforward import ForecastPanel
+from backtest.engine.panel import ForecastPanel
 from backtest.portfolio.pnl import PortfolioResult, simulate_portfolio
 from strategies import (
     EqualWeight,
@@ -75,21 +75,25 @@ class StrategyBacktest:
 
 
 def views(
-    panel: ForecastPanel, target_returns: pd.DataFrame
+    panel: ForecastPanel, target_returns: pd.DataFrame, model: str | None = None
 ) -> list[tuple[pd.Timestamp, MarketView]]:
-    """The :class:`MarketView` of every rebalancing date, in date order."""
+    """The :class:`MarketView` of every rebalancing date, in date order.
+
+    The view's forecast is ``model``'s (default: the panel's primary model).
+    """
+    forecasts = panel.forecast(model)
     out = []
-    for i in range(len(panel.lstm)):
+    for i in range(len(forecasts)):
         origin = panel.origin[i]
         history = target_returns.loc[panel.train_start[i] : origin]
-        scored = panel.lstm.index <= origin
+        scored = forecasts.index <= origin
         out.append(
             (
                 origin,
                 MarketView(
                     returns=history.to_numpy(),
-                    forecast=panel.lstm.iloc[i].to_numpy(),
-                    past_forecasts=panel.lstm.loc[scored].to_numpy(),
+                    forecast=forecasts.iloc[i].to_numpy(),
+                    past_forecasts=forecasts.loc[scored].to_numpy(),
                     past_benchmarks=panel.hist_mean.loc[scored].to_numpy(),
                     past_realised=panel.realised.loc[scored].to_numpy(),
                 ),
@@ -205,7 +209,7 @@ def backtest_strategies(
     market_returns : Series, optional
         Monthly log returns of a market ETF (SPY), held as a buy-and-hold benchmark.
     """
-    tickers = list(panel.lstm.columns)
+    tickers = panel.tickers
     decisions = [
         decide(origin, view, tickers, strategies, risk_aversion, max_weight)
         for origin, view in views(panel, target_returns)
@@ -220,7 +224,7 @@ def backtest_strategies(
             d.mu_simple.at[ticker, name],
             d.intensity.at[ticker, name],
         )
-        for d, date in zip(decisions, panel.lstm.index, strict=True)
+        for d, date in zip(decisions, panel.dates, strict=True)
         for name in d.mu.columns
         for ticker in tickers
     ]

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from backtest.engine.panel import ForecastPanel
 from backtest.engine.store import atomic_write_text
-from backtest.engine.walkforward import ForecastPanel
 from backtest.evaluation.forecasts import forecast_metrics
 from backtest.evaluation.overfitting import sharpe_difference_ci
 from backtest.evaluation.performance import performance_table
@@ -59,14 +59,15 @@ class RunReport:
 def write_forecast_outputs(panel: ForecastPanel, out: Path) -> pd.DataFrame:
     """forecasts.csv, forecast_metrics.csv, and the two forecast charts."""
     write_csv(panel.tidy(), out / "forecasts.csv")
-    metrics = forecast_metrics(panel.realised, panel.lstm, panel.hist_mean)
+    forecasts = panel.forecast()
+    metrics = forecast_metrics(panel.realised, forecasts, panel.hist_mean)
     write_csv(metrics.rename_axis("ticker").reset_index(), out / "forecast_metrics.csv")
     write_csv(panel.diagnostics, out / "training_diagnostics.csv")
     forecast_charts.plot_cumulative_sse_difference(
-        panel.realised, panel.lstm, panel.hist_mean, out / "cumulative_sse_difference.png"
+        panel.realised, forecasts, panel.hist_mean, out / "cumulative_sse_difference.png"
     )
     forecast_charts.plot_forecast_vs_realised(
-        panel.realised, panel.lstm, panel.hist_mean, out / "forecast_vs_realised.png"
+        panel.realised, forecasts, panel.hist_mean, out / "forecast_vs_realised.png"
     )
     return metrics
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from backtest.config import RunConfig
 from backtest.data.synthetic import SyntheticMarket
-from backtest.engine.walkforward import ForecastPanel
+from backtest.engine.panel import ForecastPanel
 from backtest.evaluation.forecasts import clark_west, oos_r2, pooled_clark_west
 from backtest.evaluation.overfitting import probability_of_backtest_overfitting
 from backtest.evaluation.performance import sharpe_ratio
@@ -58,7 +58,7 @@ def oracle_portfolio(
     """
     targets = list(market.model.target_names)
     returns = market.log_returns[targets]
-    truth = market.conditional_mean.loc[panel.lstm.index, targets].to_numpy()
+    truth = market.conditional_mean.loc[panel.dates, targets].to_numpy()
     cov_log = true_conditional_covariance(market)
     allocator = MeanVariance(
         risk_aversion=config.portfolio.risk_aversion, max_weight=config.portfolio.max_weight
@@ -118,24 +118,26 @@ def evaluate_path(
         conditional / unconditional mean; ``intensity`` its mean weight on the shrinkage target;
         ``sharpe`` annualised net Sharpe; ``sharpe_gap`` = ``oracle_sharpe - sharpe``.
     """
-    targets = list(panel.lstm.columns)
-    dates = panel.lstm.index
-    realised, lstm, hist = (f.to_numpy() for f in (panel.realised, panel.lstm, panel.hist_mean))
+    targets = panel.tickers
+    dates = panel.dates
+    realised, forecast, hist = (
+        f.to_numpy() for f in (panel.realised, panel.forecast(), panel.hist_mean)
+    )
     truth = market.conditional_mean.loc[dates, targets].to_numpy()
     uncond = np.broadcast_to(market.unconditional_mean[targets].to_numpy(), truth.shape)
     # The best a forecaster could do with the signal but without the true mean: comparing
     # the true conditional mean itself would credit knowing m_r, which no forecast can.
     known_signal = hist + (truth - uncond)
     ticker_p = [
-        clark_west(realised[:, j], lstm[:, j], hist[:, j]).p_value for j in range(len(targets))
+        clark_west(realised[:, j], forecast[:, j], hist[:, j]).p_value for j in range(len(targets))
     ]
-    cw = pooled_clark_west(realised, lstm, hist)
+    cw = pooled_clark_west(realised, forecast, hist)
     oracle = oracle_portfolio(market, panel, config)
     oracle_sharpe = sharpe_ratio(oracle.net, config.portfolio.risk_free)
     net = backtest.frame("net")[list(strategies)]
     common = {
         "n_months": len(dates),
-        "r2_os": oos_r2(realised, lstm, hist),
+        "r2_os": oos_r2(realised, forecast, hist),
         "oracle_r2_os": oos_r2(realised, known_signal, hist),
         "cw_p": cw.p_value,
         "cw_reject": bool(cw.p_value < SIGNIFICANCE),

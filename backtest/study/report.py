@@ -98,7 +98,7 @@ def findings(result: StudyResult) -> list[str]:
     found = [s for s in signals if s > 0 and power[s] >= _DETECTED]
     ceiling = [s for s in signals if s > 0 and table.loc[s, "known_signal_cw_rate"] >= _DETECTED]
     months = int(result.paths["n_months"].iloc[0])
-    lstm_detects = (
+    model_detects = (
         f"rejects in at least {_DETECTED:.0%} of paths from signal R2 = {signal_label(found[0])}"
         if found
         else f"rejects in {_DETECTED:.0%} of paths at none of the signals tested"
@@ -110,7 +110,7 @@ def findings(result: StudyResult) -> list[str]:
     )
     lines.append(
         f"**Detection with {result.n_months} months ({months} forecast months).** The LSTM's "
-        f"Clark-West test {lstm_detects}; a forecaster that knew the planted signal exactly "
+        f"Clark-West test {model_detects}; a forecaster that knew the planted signal exactly "
         f"{known_detects}. Rejection rates by signal: "
         + ", ".join(f"{signal_label(s)}: {power[s]:.0%}" for s in signals)
         + "."

@@ -78,7 +78,7 @@ class StudyResult:
 
 
 def path_seeds(random_state: int, signal: float, path: int) -> tuple[int, int]:
-    """Seeds of one path's market simulation and of its LSTM windows.
+    """Seeds of one path's market simulation and of its model windows.
 
     Both are functions of (base seed, signal, path) only, through
     ``SeedSequence(random_state, spawn_key=(round(signal * 1e6), path))``.
@@ -86,8 +86,8 @@ def path_seeds(random_state: int, signal: float, path: int) -> tuple[int, int]:
     sequence = np.random.SeedSequence(
         entropy=random_state, spawn_key=(round(signal * _SIGNAL_SCALE), path)
     )
-    market, lstm = sequence.generate_state(2)
-    return int(market), int(lstm)
+    market, models = sequence.generate_state(2)
+    return int(market), int(models)
 
 
 def _check_study(model: MarketModel, signals: Sequence[float], n_paths: int) -> list[float]:
@@ -174,9 +174,9 @@ def run_study(
     plans = []
     for signal in signals:
         for path in range(n_paths):
-            market_seed, lstm_seed = path_seeds(random_state, signal, path)
+            market_seed, model_seed = path_seeds(random_state, signal, path)
             market = model.simulate(n_months, signal, market_seed)
-            cfg = dataclasses.replace(config, random_state=lstm_seed)
+            cfg = dataclasses.replace(config, random_state=model_seed)
             seq, notes = prepare(cfg, market.prices)
             plans.append((signal, path, market, cfg, seq, notes, plan_jobs(cfg, seq)))
     # One pass over every path's windows keeps all workers busy and starts them once.

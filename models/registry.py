@@ -1,0 +1,102 @@
+"""Forecasters by name: the one place that knows which classes exist.
+
+The engine never imports a forecaster: it carries a :class:`ModelSpec` (name,
+parameters, optionally the import path of a scikit-learn regressor) and asks
+:func:`build` for a fresh, unfitted instance. Adding a forecaster is a class plus
+one :func:`register` call; the spec's identity enters every window's cache key.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+from models.base import Forecaster, Zero
+from models.lstm import LSTMForecaster
+
+__all__ = ["BENCHMARK", "ModelSpec", "available", "build", "forecaster_class", "register"]
+
+_REGISTRY: dict[str, type] = {}
+BENCHMARK = "hist_mean"
+"""The benchmark every forecaster is scored against (:class:`models.base.HistoricalMean`)."""
+
+
+def register(name: str, cls: type, replace: bool = False) -> type:
+    """Make ``cls`` available as ``name``; returns ``cls`` (usable as a decorator's body).
+
+    ``cls`` must follow :class:`models.base.Forecaster`'s contract. Windows fitted in
+    worker processes look the name up there, so register at import time of a module
+    the workers import (or run with one job).
+    """
+    if name == BENCHMARK:
+        raise ValueError(f"{BENCHMARK!r} is the benchmark every run has; name the model otherwise")
+    if not replace and name in _REGISTRY and _REGISTRY[name] is not cls:
+        raise ValueError(f"a forecaster named {name!r} is already registered")
+    if not (callable(getattr(cls, "fit", None)) and callable(getattr(cls, "predict", None))):
+        raise TypeError(f"{cls!r} needs fit(X, y) and predict(X) to be a forecaster")
+    _REGISTRY[name] = cls
+    return cls
+
+
+def available() -> list[str]:
+    """Registered names, in registration order."""
+    return list(_REGISTRY)
+
+
+def forecaster_class(name: str) -> type:
+    """The class registered as ``name``."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; choose from {available()}") from None
+
+
+def _takes(cls: type, parameter: str) -> bool:
+    return parameter in inspect.signature(cls.__init__).parameters
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What identifies a forecaster: its name and its parameters.
+
+    Attributes
+    ----------
+    name : str
+        Registered name (``lstm``, ``ridge``, ...) or the name of a configured estimator.
+    params : tuple of (str, value)
+        Constructor parameters, sorted by name (hashable, JSON-ready).
+    estimator : str or None
+        ``"module:Class"`` of a scikit-learn regressor defined in a config; ``None`` for
+        a registered forecaster.
+    """
+
+    name: str
+    params: tuple[tuple[str, Any], ...] = ()
+    estimator: str | None = None
+
+    @classmethod
+    def of(cls, name: str, params: dict[str, Any] | None = None, estimator: str | None = None):
+        """A spec with ``params`` sorted by name."""
+        return cls(name, tuple(sorted((params or {}).items())), estimator)
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        # Positional pickling: a window reference shipped to a worker stays small.
+        return (ModelSpec, (self.name, self.params, self.estimator))
+
+    def identity(self) -> list[Any]:
+        """JSON-ready identity for cache keys: name, estimator path and parameters."""
+        return [self.name, self.estimator, [list(p) for p in self.params]]
+
+
+def build(spec: ModelSpec, random_state: int | None = None) -> Forecaster:
+    """A fresh, unfitted forecaster of ``spec``; ``random_state`` seeds it if it takes one."""
+    params = dict(spec.params)
+    cls = forecaster_class(spec.name)
+    if random_state is not None and _takes(cls, "random_state"):
+        params["random_state"] = random_state
+    return cls(**params)
+
+
+register("lstm", LSTMForecaster)
+register("zero", Zero)
