@@ -36,7 +36,7 @@ PACKAGES = ("backtest", "models", "strategies")
 TARGETS: dict[str, tuple[str, ...]] = {
     "backtest/features.py": ("tests/test_features.py", "tests/test_gaps_features.py"),
     "backtest/splits.py": ("tests/test_splits.py", "tests/test_gaps_features.py"),
-    "models/base.py": ("tests/test_shrinkage.py", "tests/test_gaps_baseline.py"),
+    "models/base.py": ("tests/test_gaps_baseline.py",),
     "backtest/portfolio/pnl.py": ("tests/test_portfolio.py", "tests/test_gaps_portfolio.py"),
     "backtest/evaluation/forecasts.py": ("tests/test_metrics.py", "tests/test_gaps_metrics.py"),
     "backtest/evaluation/performance.py": (
