@@ -177,6 +177,17 @@ class RunConfig:
         out = dataclasses.asdict(self)
         out["variant"] = self.variant.value
         out["walk_forward"]["window"] = self.walk_forward.window.value
+        # The TOML shape (names + one table per model), so config_from_mapping reads it back.
+        out["models"] = {
+            "names": list(self.models.names),
+            **{
+                name: {
+                    **({"estimator": table.estimator} if table.estimator else {}),
+                    "params": dict(table.params),
+                }
+                for name, table in self.models.tables
+            },
+        }
         return out
 
 

@@ -10,11 +10,10 @@ import pandas as pd
 
 from backtest.config import RunConfig
 from backtest.data.prices import PriceData
-from backtest.engine.panel import ForecastPanel
 from backtest.engine.store import WindowStore
 from backtest.engine.walkforward import Runner, walk_forward
 from backtest.features import log_returns
-from backtest.portfolio.rebalance import MARKET, StrategyBacktest, backtest_strategies, decide
+from backtest.portfolio.rebalance import MARKET, backtest_strategies, decide
 from backtest.reports.files import (
     verdict,
     write_config,
@@ -22,6 +21,7 @@ from backtest.reports.files import (
     write_strategy_outputs,
     write_summary,
 )
+from backtest.reports.run_dir import RunResult, load_run
 from strategies import StrategyName
 
 
@@ -82,8 +82,12 @@ def run_variant(
     out: Path,
     store: WindowStore,
     progress: Callable[[Iterable, int], Iterable] | None = None,
-) -> tuple[ForecastPanel, StrategyBacktest, pd.DataFrame, pd.DataFrame, str]:
-    """One variant, start to finish, writing everything under ``out``."""
+) -> RunResult:
+    """One variant, start to finish: every file written under ``out``, read back as a result.
+
+    The returned :class:`RunResult` is what :func:`backtest.reports.run_dir.load_run` reads
+    from ``out``, so a run in memory and a run read from disk are the same thing.
+    """
     panel = walk_forward(config, data.prices, store, runner, progress)
     returns = log_returns(data.prices)
     market = returns[MARKET] if MARKET in returns else None
@@ -112,7 +116,11 @@ def run_variant(
             "last_month": f"{data.prices.index[-1]:%Y-%m}",
             "forecast_months": [f"{panel.dates[0]:%Y-%m}", f"{panel.dates[-1]:%Y-%m}"],
             "notes": [*data.notes, *panel.notes],
-            "windows": {"cached": panel.n_cached, "computed": panel.n_computed},
+            "windows": {
+                "cached": panel.n_cached,
+                "computed": panel.n_computed,
+                "corrupt": len(panel.corrupt),
+            },
         },
     )
-    return panel, backtest, metrics, performance, text
+    return load_run(out, check=False)

@@ -16,7 +16,9 @@ from backtest.compare.stats import (
     forecast_tests,
     holm_adjust,
 )
+from backtest.config import config_from_mapping
 from backtest.evaluation.forecasts import clark_west, diebold_mariano, pooled_clark_west
+from backtest.reports.staging import seal
 
 VARIANTS = ("base", "indicators", "relatives")
 STRATEGIES = ("hist_mean", "lstm", "skill")
@@ -76,7 +78,18 @@ def write_run(
     fc["train_end"] = fc["origin"]
     cols = ["date", "ticker", "model", "forecast", "realised", "origin", "train_start", "train_end"]
     fc[cols].to_csv(path / "forecasts.csv", index=False)
+    (path / "summary.md").write_text(f"# Run {variant}\n\n## Verdict\n\nNone.\n")
+    pd.DataFrame({"ticker": ["pooled"], "rmse": [0.1]}).to_csv(
+        path / "forecast_metrics.csv", index=False
+    )
+    reseal(path)
     return path
+
+
+def reseal(path: Path) -> None:
+    """Seal a hand-made (or hand-edited) run directory as `backtest run` does."""
+    config = json.loads((path / "config.json").read_text())["config"]
+    seal(path, "run", config_from_mapping(config).to_dict())
 
 
 def make_grid(
@@ -153,6 +166,7 @@ def test_benchmarks_enter_once_and_identical_strategies_merge(tmp_path, rng):
         mask = other["strategy"] == "hist_mean"
         other.loc[mask, "net"] = first.loc[first["strategy"] == "hist_mean", "net"].to_numpy()
         other.to_csv(d / "portfolio_returns.csv", index=False)
+        reseal(d)
     res = compare_runs(dirs, n_boot=100)
     assert res.n_configurations == 3 * 2 + 1 + 3
     for name in (*BENCHMARKS, "hist_mean"):
@@ -168,6 +182,7 @@ def test_strategy_identical_in_some_runs_merges_those(tmp_path, rng):
     mask = rel["strategy"] == "hist_mean"
     rel.loc[mask, "net"] = base.loc[base["strategy"] == "hist_mean", "net"].to_numpy()
     rel.to_csv(dirs[2] / "portfolio_returns.csv", index=False)
+    reseal(dirs[2])
     res = compare_runs(dirs, n_boot=100)
     assert res.n_configurations == 3 * 3 - 1 + 3
     assert res.table.loc["base+relatives/hist_mean", "variant"] == "base+relatives"
@@ -181,6 +196,7 @@ def test_differing_benchmark_is_noted(tmp_path, rng):
     pr = pd.read_csv(dirs[1] / "portfolio_returns.csv")
     pr.loc[pr["strategy"] == "SPY", "net"] += 0.001
     pr.to_csv(dirs[1] / "portfolio_returns.csv", index=False)
+    reseal(dirs[1])
     res = compare_runs(dirs, n_boot=100)
     assert list(res.table.index).count("SPY") == 1
     assert any("benchmark SPY differs across runs" in n for n in res.notes)
@@ -192,6 +208,7 @@ def test_common_months_only(tmp_path, rng):
     pr[pr["date"] > pr["date"].min() + pd.offsets.MonthEnd(20)].to_csv(
         dirs[2] / "portfolio_returns.csv", index=False
     )
+    reseal(dirs[2])
     res = compare_runs(dirs, n_boot=100)
     assert res.n_months == 60 - 21
     assert res.n_blocks == 16  # 39 // 2 = 19 -> 16
@@ -367,14 +384,16 @@ def test_error_missing_directory(tmp_path):
 def test_error_incomplete_run(tmp_path, rng):
     dirs = make_grid(tmp_path, rng, n_months=20)
     (dirs[1] / "forecasts.csv").unlink()
-    with pytest.raises(ValueError, match=r"indicators' lacks forecasts\.csv.*not a finished run"):
+    with pytest.raises(
+        ValueError, match=r"indicators' is not a finished backtest run: missing forecasts\.csv"
+    ):
         compare_runs(dirs)
 
 
 def test_error_bad_config(tmp_path, rng):
     dirs = make_grid(tmp_path, rng, n_months=20)
     (dirs[0] / "config.json").write_text('{"data": {}}')
-    with pytest.raises(ValueError, match=r"config\.json' is not a run's config\.json"):
+    with pytest.raises(ValueError, match=r"cannot parse .*config\.json.*'config'"):
         compare_runs(dirs)
 
 
@@ -383,7 +402,21 @@ def test_error_missing_column(tmp_path, rng):
     pd.read_csv(dirs[0] / "portfolio_returns.csv").drop(columns="net").to_csv(
         dirs[0] / "portfolio_returns.csv", index=False
     )
-    with pytest.raises(ValueError, match=r"portfolio_returns\.csv' lacks the columns \['net'\]"):
+    reseal(dirs[0])
+    with pytest.raises(ValueError, match=r"portfolio_returns\.csv lacks the column\(s\) \['net'\]"):
+        compare_runs(dirs)
+
+
+def test_error_file_changed_after_the_run(tmp_path, rng):
+    dirs = make_grid(tmp_path, rng, n_months=20)
+    # a file copied in from another run: every file parses, but the set is mixed
+    (dirs[0] / "portfolio_returns.csv").write_bytes(
+        (dirs[1] / "portfolio_returns.csv").read_bytes()
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"base' is not one complete run \(changed since the run portfolio_returns\.csv\)",
+    ):
         compare_runs(dirs)
 
 
@@ -393,6 +426,7 @@ def test_error_no_common_months(tmp_path, rng):
     pr = pd.read_csv(b[0] / "portfolio_returns.csv", parse_dates=["date"])
     pr["date"] = pr["date"] + pd.offsets.MonthEnd(30)
     pr.to_csv(b[0] / "portfolio_returns.csv", index=False)
+    reseal(b[0])
     with pytest.raises(ValueError, match=r"share no month .*2015-01\.\.2016-08.*overlapping"):
         compare_runs([*a, *b])
 

@@ -242,7 +242,7 @@ def test_full_disk_at_start_fails_before_any_work(prices, tmp_path, monkeypatch,
     real = Path.write_bytes
 
     def full(self, data):
-        if self.name == ".write-test":
+        if self.name.endswith(".write-test"):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real(self, data)
 

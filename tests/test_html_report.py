@@ -22,11 +22,13 @@ import pandas as pd
 import pytest
 
 from backtest.cli import main
+from backtest.config import config_from_mapping
 from backtest.reports.html.report import REPORT_NAME, write_report
 from backtest.reports.html.sections import SECTIONS, split_sentences
 from backtest.reports.html.template import PNG_SIGNATURE, markdown, png_data_uri
 from backtest.reports.html.template import page as page_html
 from backtest.reports.run_dir import REQUIRED_FILES, find_comparison, load_run, markdown_section
+from backtest.reports.staging import seal
 
 TICKERS = ["AAA", "BBB", "CCC"]
 STRATEGIES = {"lstm": "strategy", "blend_50": "strategy", "hist_mean": "baseline"}
@@ -149,9 +151,26 @@ def make_run(out: Path, rng: np.random.Generator, charts: Path) -> Path:
         columns=["date", "strategy", "gross", "net"],
     )
     _write(out / "portfolio_returns.csv", returns)
+    forecasts = pd.DataFrame(
+        [
+            (m, t, model, rng.normal(0.01, 0.01), rng.normal(0.01, 0.05))
+            for m in months
+            for t in TICKERS
+            for model in ("lstm", "hist_mean")
+        ],
+        columns=["date", "ticker", "model", "forecast", "realised"],
+    )
+    _write(out / "forecasts.csv", forecasts)
     for name in CHARTS:
         shutil.copy(charts / name, out / name)
+    seal_run(out)
     return out
+
+
+def seal_run(out: Path) -> None:
+    """Seal a hand-made run directory the way `backtest run` does (its manifest)."""
+    record = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    seal(out, "run", config_from_mapping(record["config"]).to_dict())
 
 
 def add_comparison(folder: Path, run_dirs: list[Path], charts: Path) -> None:
@@ -314,6 +333,7 @@ def test_nonexistent_directory(tmp_path):
 def test_missing_chart_shows_a_notice_not_a_broken_image(run_dir):
     (run_dir / "weights.png").unlink()
     (run_dir / "forecast_vs_realised.png").write_bytes(b"not a png")
+    seal_run(run_dir)  # a run that wrote a broken chart and none for the weights
     text = write_report(run_dir).read_text(encoding="utf-8")
     assert len(_img_srcs(text)) == len(CHARTS) - 2
     assert "<code>weights.png</code> is not in the run directory" in text

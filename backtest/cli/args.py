@@ -68,14 +68,20 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 _MODELS_HELP = "forecasters to run, e.g. lstm ridge zero (hist_mean always runs)"
 
 
-def _add_model_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("walk-forward and model")
+def _add_variant_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("variant and seed")
     g.add_argument(
         "--variant",
         default=None,
         choices=[v.value for v in Variant] + [_ALL],
         help="LSTM inputs (default relatives); 'all' runs the three and compares",
     )
+    g.add_argument("--seed", type=int, dest="random_state", help="base random seed (default 0)")
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    """Walk-forward and model flags: one declaration shared by run, forecast and simulate."""
+    g = p.add_argument_group("walk-forward and model")
     g.add_argument("--lookback", type=int, help="months per input sequence (default 12)")
     g.add_argument("--min-train", type=int, help="training samples of the first fit (default 36)")
     g.add_argument("--window", choices=[w.value for w in WindowKind], help="default expanding")
@@ -84,11 +90,11 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seeds", type=int, dest="n_seeds", help="ensemble size per window")
     g.add_argument("--epochs", type=int, help="maximum epochs (default 200)")
     g.add_argument("--units", type=int, nargs="+", help="LSTM units per layer (default 64 32)")
-    g.add_argument("--seed", type=int, dest="random_state", help="base random seed (default 0)")
     g.add_argument("--models", nargs="+", help=_MODELS_HELP)
 
 
 def _add_portfolio_args(p: argparse.ArgumentParser) -> None:
+    """Portfolio flags: one declaration shared by run, forecast and simulate."""
     g = p.add_argument_group("portfolio")
     g.add_argument("--strategies", nargs="+", help="subset of shrinkage strategies")
     g.add_argument("--cost-bps", type=float, help="proportional cost per unit turnover (10)")
@@ -97,15 +103,31 @@ def _add_portfolio_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-weight", type=float, help="per-asset cap (0.4)")
 
 
-def _add_exec_args(p: argparse.ArgumentParser) -> None:
+def _add_output_args(p: argparse.ArgumentParser, default_name: str | None) -> None:
+    """Where results go; shared by every command that writes a results directory."""
     g = p.add_argument_group("execution and output")
     g.add_argument("--n-jobs", type=int, default=-1, help="local workers (default: all cores)")
+    g.add_argument("--results-dir", type=Path, default=Path("results"))
+    g.add_argument(
+        "--run-name",
+        default=default_name,
+        help="<results-dir>/<run-name>/, one plain directory name "
+        f"(default: {default_name or 'the variant'})",
+    )
+    g.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a run of that name made with another configuration (else refused)",
+    )
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _add_exec_args(p: argparse.ArgumentParser) -> None:
+    _add_output_args(p, None)
+    g = p.add_argument_group("backend")
     g.add_argument("--backend", choices=["loky", "dask", "dask-local"], default="loky")
     g.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
     g.add_argument("--workers", type=int, default=2, help="workers of --backend dask-local")
-    g.add_argument("--results-dir", type=Path, default=Path("results"))
-    g.add_argument("--run-name", help="results/<run-name>/ (default: the variant)")
-    g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
@@ -135,6 +157,7 @@ def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
     )
     market.add_argument("--start", help="first month of the calibration window")
     market.add_argument("--end", help="last month of the calibration window")
+    market.add_argument("--config", metavar="FILE", help="TOML file with run options")
     study = p.add_argument_group("study")
     study.add_argument(
         "--signal",
@@ -160,26 +183,10 @@ def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="base seed; each path's seeds derive from (seed, signal, path)",
     )
-    model = p.add_argument_group("walk-forward, model and portfolio (as for run)")
-    model.add_argument("--config", metavar="FILE", help="TOML file with run options")
-    model.add_argument("--lookback", type=int, help="months per input sequence (default 12)")
-    model.add_argument("--min-train", type=int, help="training samples of the first fit (36)")
-    model.add_argument("--refit-every", type=int, help="retrain every k months (default 1)")
-    model.add_argument("--seeds", type=int, dest="n_seeds", help="ensemble size per window")
-    model.add_argument("--epochs", type=int, help="maximum epochs (default 200)")
-    model.add_argument("--units", type=int, nargs="+", help="LSTM units per layer (64 32)")
-    model.add_argument("--models", nargs="+", help=_MODELS_HELP)
-    model.add_argument("--strategies", nargs="+", help="subset of shrinkage strategies")
-    model.add_argument("--cost-bps", type=float, help="proportional cost per unit turnover (10)")
-    model.add_argument("--risk-free", type=float, help="annual risk-free rate for Sharpe (0)")
-    model.add_argument("--risk-aversion", type=float, help="mean-variance gamma (5)")
-    model.add_argument("--max-weight", type=float, help="per-asset cap (0.4)")
-    run = p.add_argument_group("execution and output")
-    run.add_argument("--n-jobs", type=int, default=-1, help="local workers (default: all cores)")
-    run.add_argument("--results-dir", type=Path, default=Path("results"))
-    run.add_argument("--run-name", default="simulate", help="results/<run-name>/")
-    run.add_argument("--cache-dir", type=Path, default=None, help="window cache root")
-    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_model_args(p)
+    _add_portfolio_args(p)
+    _add_output_args(p, "simulate")
+    p.add_argument("--cache-dir", type=Path, default=None, help="window cache root")
     p.set_defaults(variant=None)
 
 

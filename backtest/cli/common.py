@@ -45,8 +45,11 @@ def make_runner(args: argparse.Namespace):
 
 def run_name(args: argparse.Namespace, variant: str, n_variants: int) -> str:
     """``results/<name>``: ``--run-name``, suffixed by the variant when several run."""
+    from backtest.reports.staging import check_run_name
+
     if not args.run_name:
         return variant
+    check_run_name(args.run_name)
     return args.run_name if n_variants == 1 else f"{args.run_name}-{variant}"
 
 

@@ -10,8 +10,12 @@ from backtest.compare.result import ComparisonResult
 
 def compare_command(run_dirs: list[Path], out: Path | None) -> ComparisonResult:
     """``backtest compare``: compute, write beside the runs (or into ``out``), print the verdict."""
-    result = compare_runs(run_dirs)
     target = Path(out) if out is not None else Path(run_dirs[0]).parent
+    if target.exists() and not target.is_dir():
+        raise ValueError(
+            f"--out {str(target)!r} is a file; pass a directory to write comparison.* into"
+        )
+    result = compare_runs(run_dirs)
     md = write_comparison(result, target)
     print(f"\n== comparison of {', '.join(result.variants)} ==")
     print(result.verdict)

@@ -15,14 +15,14 @@ def forecast_command(args: argparse.Namespace, config: RunConfig, variants: list
     """``backtest forecast``: the month ahead of every asked variant, printed and written.
 
     Writes ``forecast.csv`` (see :meth:`LiveForecast.tidy`), ``forecast.png`` and
-    ``forecast.json`` into ``<results-dir>/<run-name>/`` (the run name defaults to the
-    variant, so they sit next to that variant's ``run`` results).
+    ``forecast.json`` into ``<results-dir>/<run-name>/`` (default ``<variant>-forecast``: a
+    forecast is its own sealed directory, beside that variant's ``run`` results).
     """
     from backtest.cli.common import load_data, make_runner, run_name, tqdm_progress
     from backtest.data.yahoo import default_cache_dir
     from backtest.live.report import format_forecast, write_forecast
     from backtest.pipeline import strategy_names
-    from backtest.reports.files import results_dir
+    from backtest.reports.staging import check_run_name, results_dir
 
     for variant in variants:  # refuse an impossible horizon before loading or training
         check_horizon(variant, args.horizon)
@@ -33,11 +33,14 @@ def forecast_command(args: argparse.Namespace, config: RunConfig, variants: list
     store = WindowStore((args.cache_dir or default_cache_dir()) / "windows")
     for variant in variants:
         cfg = config.with_variant(variant)
-        with results_dir(args.results_dir / run_name(args, variant, len(variants))) as out:
+        name = run_name(args, variant, len(variants)) if args.run_name else f"{variant}-forecast"
+        identity = {"config": cfg.to_dict(), "horizon": args.horizon}
+        final = args.results_dir / check_run_name(name)
+        with results_dir(final, "forecast", identity, args.overwrite) as out:
             progress = tqdm_progress(f"{variant} windows", args.no_progress)
             result = forecast_next(
                 cfg, data.prices, store, runner, strategy_names(cfg), args.horizon, progress
             )
             write_forecast(result, out, cfg, data)
         print(format_forecast(result))
-        print(f"results: {out}/")
+        print(f"results: {final}/")

@@ -11,6 +11,7 @@ from backtest.cli.args import (
     _add_exec_args,
     _add_model_args,
     _add_portfolio_args,
+    _add_variant_args,
     add_simulate_arguments,
 )
 
@@ -24,11 +25,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="walk forward, forecast, shrink, allocate, report")
-    for add in (_add_data_args, _add_model_args, _add_portfolio_args, _add_exec_args):
+    for add in (_add_data_args, _add_variant_args, _add_model_args, _add_portfolio_args):
         add(run)
+    _add_exec_args(run)
     fc = sub.add_parser("forecast", help="next month's forecasts and recommended weights")
-    for add in (_add_data_args, _add_model_args, _add_portfolio_args, _add_exec_args):
+    for add in (_add_data_args, _add_variant_args, _add_model_args, _add_portfolio_args):
         add(fc)
+    _add_exec_args(fc)
     fc.add_argument("--horizon", type=int, default=1, help="months ahead to average")
     compare = sub.add_parser("compare", help="overfitting statistics across finished runs")
     compare.add_argument("run_dirs", nargs="+", type=Path)

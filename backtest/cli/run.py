@@ -12,34 +12,31 @@ import pandas as pd
 from backtest.cli.common import load_data, make_runner, run_name, synthetic_data, tqdm_progress
 from backtest.config import RunConfig
 from backtest.data.yahoo import default_cache_dir
-from backtest.engine.panel import ForecastPanel
 from backtest.engine.store import WindowStore
 from backtest.pipeline import check_strategies, run_variant
-from backtest.reports.files import results_dir, write_csv
+from backtest.reports.files import write_csv
 from backtest.reports.html.report import write_report
+from backtest.reports.run_dir import RunResult
+from backtest.reports.staging import results_dir
 
 
-def print_summary(
-    variant: str,
-    panel: ForecastPanel,
-    metrics: pd.DataFrame,
-    performance: pd.DataFrame,
-    text: str,
-    out: Path,
-) -> None:
+def print_summary(result: RunResult, out: Path) -> None:
     """A short table for the terminal."""
     cols = ["n_months", "rmse", "r2_os_vs_mean", "r2_os_vs_zero", "directional_accuracy", "cw_p"]
     perf_cols = ["role", "cagr", "ann_vol", "sharpe", "max_drawdown", "avg_turnover", "dsr"]
+    metrics, performance = result.forecast_metrics, result.performance
+    windows = result.data.get("windows", {})
+    first, last = result.data.get("forecast_months", ["?", "?"])
     with pd.option_context("display.width", 120, "display.precision", 4, "display.max_columns", 20):
         print(
-            f"\n== {variant}: {len(panel.dates)} forecast months "
-            f"({panel.dates[0]:%Y-%m} .. {panel.dates[-1]:%Y-%m}), windows "
-            f"{panel.n_computed} computed / {panel.n_cached} cached =="
+            f"\n== {result.variant}: {len(result.realised)} forecast months "
+            f"({first} .. {last}), windows "
+            f"{windows.get('computed', 0)} computed / {windows.get('cached', 0)} cached =="
         )
-        print(metrics[cols].to_string())
+        print(metrics[[c for c in cols if c in metrics]].to_string())
         print()
-        print(performance[perf_cols].to_string())
-        print(f"\n{text}")
+        print(performance[[c for c in perf_cols if c in performance]].to_string())
+        print(f"\n{result.verdict}")
         print(f"results: {out}/")
 
 
@@ -58,32 +55,30 @@ def run_command(args: argparse.Namespace, config: RunConfig, variants: list[str]
     with runner if hasattr(runner, "__enter__") else contextlib.nullcontext():
         run_dirs = []
         for variant in variants:
-            name = run_name(args, variant, len(variants))
-            with results_dir(args.results_dir / name) as out:
-                cfg = config.with_variant(variant)
+            cfg = config.with_variant(variant)
+            final = args.results_dir / run_name(args, variant, len(variants))
+            with results_dir(final, "run", cfg.to_dict(), args.overwrite) as out:
                 store = WindowStore((args.cache_dir or default_cache_dir()) / "windows")
                 progress = tqdm_progress(f"{variant} windows", args.no_progress)
-                panel, _, metrics, performance, text = run_variant(
-                    cfg, data, runner, out, store, progress
-                )
-                if panel.corrupt:
+                result = run_variant(cfg, data, runner, out, store, progress)
+                corrupt = result.data["windows"]["corrupt"]
+                if corrupt:
                     print(
-                        f"warning: {len(panel.corrupt)} cached window(s) failed their checksum "
+                        f"warning: {corrupt} cached window(s) failed their checksum "
                         "and were recomputed",
                         file=sys.stderr,
                     )
                 if truth is not None:
                     # The true means the forecasts and strategies can be scored against.
                     write_csv(truth, out / "truth.csv")
-                print_summary(variant, panel, metrics, performance, text, out)
-                if len(variants) == 1:
-                    print(f"report: {write_report(out)}")
-            run_dirs.append(out)
+            print_summary(result, final)
+            if len(variants) == 1:
+                print(f"report: {write_report(final)}")
+            run_dirs.append(final)
     if len(run_dirs) > 1:
         from backtest.cli.compare import compare_command
 
         # The reports come last so that each includes the cross-variant comparison.
         compare_command(run_dirs, None)
         for run_dir in run_dirs:
-            with results_dir(run_dir) as out:
-                print(f"report: {write_report(out)}")
+            print(f"report: {write_report(run_dir)}")

@@ -13,12 +13,21 @@ def simulate_command(args: argparse.Namespace, config: RunConfig) -> None:
     import pandas as pd
 
     from backtest.cli.common import market_model, tqdm_progress
-    from backtest.reports.files import results_dir
+    from backtest.reports.staging import results_dir
     from backtest.study.report import signal_table, write_study_outputs
     from backtest.study.run import run_study
 
     model, source = market_model(args, config)
-    with results_dir(args.results_dir / args.run_name) as out:
+    identity = {
+        "config": config.to_dict(),
+        "market": source,
+        "signals": list(args.signal),
+        "paths": args.paths,
+        "months": args.months,
+        "random_state": args.random_state,
+    }
+    final = args.results_dir / args.run_name
+    with results_dir(final, "study", identity, args.overwrite) as out:
         result = run_study(
             model,
             args.signal,
@@ -38,5 +47,5 @@ def simulate_command(args: argparse.Namespace, config: RunConfig) -> None:
         print()
         print(result.summary[columns].to_string(index=False))
         print(f"\nwindows {result.n_computed} computed / {result.n_cached} cached")
-        print(f"results: {out}/")
+        print(f"results: {final}/")
     sys.stdout.flush()

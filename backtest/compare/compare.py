@@ -24,11 +24,12 @@ import pandas as pd
 
 from backtest.compare.report import comparison_markdown, plot_pbo_logits, verdict
 from backtest.compare.result import ComparisonResult
-from backtest.compare.runs import configuration_returns, load_run, run_labels
+from backtest.compare.runs import configuration_returns, forecast_panel, run_labels
 from backtest.compare.stats import FEW_MONTHS, choose_n_blocks, forecast_tests, sharpe_table
 from backtest.engine.store import atomic_write_text
 from backtest.evaluation.overfitting import probability_of_backtest_overfitting
 from backtest.portfolio.rebalance import EQUAL_WEIGHT
+from backtest.reports.run_dir import load_run
 
 __all__ = [
     "ComparisonResult",
@@ -140,7 +141,7 @@ def compare_runs(
         {"logit": pbo.logits, "is_sharpe": pbo.is_performance, "oos_sharpe": pbo.oos_performance},
         index=pd.RangeIndex(pbo.n_splits, name="split"),
     )
-    panels = {label: run.panel for label, run in zip(labels, runs, strict=True)}
+    panels = {label: forecast_panel(run) for label, run in zip(labels, runs, strict=True)}
     result = ComparisonResult(
         run_dirs=tuple(str(p) for p in run_dirs),
         variants=tuple(labels),

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import platform
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -253,37 +249,3 @@ def write_config(out: Path, config: dict, fingerprint: str, source: str, extra: 
     path = out / "config.json"
     atomic_write_text(path, json.dumps(payload, indent=2, default=str))
     return path
-
-
-@contextmanager
-def results_dir(path: Path) -> Iterator[Path]:
-    """Create, check and lock a run directory for the duration of the run.
-
-    Fails before any work when the directory cannot be written, and when another run
-    holds it: two runs never interleave their files in one directory.
-    """
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.write_bytes(b"x" * 65536)
-        probe.unlink()
-    except OSError as exc:
-        raise OSError(
-            f"cannot write to the results directory {str(path)!r} ({exc.strerror}); "
-            "choose another with --results-dir or free some space"
-        ) from None
-    lock = (path / ".lock").open("w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.close()
-        raise OSError(
-            f"another run is writing to {str(path)!r}; wait for it or pass --run-name"
-        ) from None
-    try:
-        lock.write(str(os.getpid()))
-        lock.flush()
-        yield path
-    finally:
-        fcntl.flock(lock, fcntl.LOCK_UN)
-        lock.close()

@@ -1,17 +1,22 @@
-"""Read one run directory back: what ``report`` shows and what ``compare`` and the study read.
+"""One run directory, one reader: :class:`RunResult`, what ``run`` wrote and everything reads.
 
-A directory is a finished run when it holds :data:`REQUIRED_FILES`; the reader names what is
-missing and what to run otherwise.
+``run`` builds a :class:`RunResult` and writes it (see :mod:`backtest.pipeline`); ``report``,
+``compare`` and notebooks read it back with :func:`load_run`. A directory is a finished run
+when it holds :data:`REQUIRED_FILES` and its manifest (:mod:`backtest.reports.staging`)
+matches every file: the reader names what is missing, mixed or changed, and what to run.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+
+from backtest.config import RunConfig, config_from_mapping
+from backtest.reports.staging import verify
 
 #: Files without which a directory is not a finished run (file -> what it provides).
 REQUIRED_FILES = {
@@ -19,10 +24,14 @@ REQUIRED_FILES = {
     "summary.md": "verdict",
     "performance.csv": "strategy ranking",
     "forecast_metrics.csv": "forecast metrics per ticker",
+    "portfolio_returns.csv": "monthly returns per strategy",
+    "forecasts.csv": "forecasts per model and realised returns",
 }
+RUN_KIND = "run"
 
 #: Outputs of ``python -m backtest compare``, looked for next to the run and one level up.
 COMPARISON_FILES = ("comparison.md", "comparison.csv", "pbo_logits.png")
+BASELINE_MODEL = "hist_mean"
 
 _RUN_HINT = (
     "write one with `python -m backtest run --variant relatives --results-dir DIR` "
@@ -31,49 +40,124 @@ _RUN_HINT = (
 
 
 @dataclass(frozen=True)
-class RunOutputs:
-    """Everything the report shows, read from one run directory.
+class RunResult:
+    """Everything one run produced: its config, data, forecasts, portfolios and verdict.
 
     Attributes
     ----------
-    run_dir : Path
-        The run directory (``results/<run-name>/``).
-    title : str
-        The first heading of ``summary.md``.
-    verdict : str
-        The text under ``## Verdict`` in ``summary.md``.
-    config : dict
-        ``config.json``: keys ``config``, ``data`` and ``versions``.
-    performance : pandas.DataFrame
-        ``performance.csv`` indexed by strategy, best net Sharpe first.
+    config : RunConfig
+        The resolved configuration.
+    data : dict
+        Fingerprint (SHA-256 of the prices), source, first/last month, forecast months,
+        notes and window counts.
+    forecasts : dict of str to pandas.DataFrame
+        Per model (e.g. the LSTM and the historical mean), (n_months, n_targets) forecasts
+        indexed by the month forecast.
+    realised : pandas.DataFrame
+        (n_months, n_targets) realised log returns of the same months.
     forecast_metrics : pandas.DataFrame
-        ``forecast_metrics.csv`` indexed by ticker (last row ``pooled``).
-    expected, weights, portfolio_returns : pandas.DataFrame or None
-        The tidy CSVs of the same names; None when absent.
-    comparison_dir : Path or None
-        Where ``comparison.md``/``comparison.csv`` were found, if anywhere.
-    comparison_verdict : str
-        The text under ``## Verdict`` in ``comparison.md`` ('' if none).
-    other_comparison : Path or None
-        A folder holding a comparison of other runs that does not include this one.
+        RMSE, R2_OS, Clark-West... indexed by ticker (last row ``pooled``).
+    expected, weights : pandas.DataFrame or None
+        Tidy expected returns and weights per strategy and month (None when absent).
+    portfolio_returns : pandas.DataFrame
+        Tidy monthly ``gross`` and ``net`` simple returns per ``date`` and ``strategy``.
+    performance : pandas.DataFrame
+        Net performance indexed by strategy (column ``role``), best Sharpe first.
+    verdict, title : str
+        The verdict in plain words and the run's title.
+    versions : dict
+        Versions of the packages that shaped the numbers.
+    run_dir : Path or None
+        Where it was read from or written to (None for a result held in memory only).
     """
 
-    run_dir: Path
-    title: str
-    verdict: str
-    config: dict
-    performance: pd.DataFrame
+    config: RunConfig
+    data: dict
+    forecasts: dict[str, pd.DataFrame]
+    realised: pd.DataFrame
     forecast_metrics: pd.DataFrame
     expected: pd.DataFrame | None
     weights: pd.DataFrame | None
-    portfolio_returns: pd.DataFrame | None
-    comparison_dir: Path | None
-    comparison_verdict: str
-    other_comparison: Path | None = None
+    portfolio_returns: pd.DataFrame
+    performance: pd.DataFrame
+    verdict: str
+    title: str
+    versions: dict = field(default_factory=dict)
+    run_dir: Path | None = None
+
+    @property
+    def variant(self) -> str:
+        """The variant's name."""
+        return self.config.variant.value
+
+    @property
+    def primary_model(self) -> str:
+        """The first configured model that has forecasts (the strategies' input)."""
+        models = [m for m in self.forecasts if m != BASELINE_MODEL]
+        if not models:
+            raise ValueError(f"{self.run_dir}: forecasts.csv holds no model besides hist_mean")
+        return next((m for m in self.config.models.names if m in self.forecasts), models[0])
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the prices the run used."""
+        return str(self.data.get("fingerprint", ""))
+
+    @property
+    def net(self) -> pd.DataFrame:
+        """(n_months, n_strategies) monthly net simple returns, month-end dates x strategies."""
+        frame = self.portfolio_returns.copy()
+        frame["date"] = pd.to_datetime(frame["date"])
+        net = frame.pivot(index="date", columns="strategy", values="net").sort_index()
+        net.columns.name = None
+        return net
+
+    @property
+    def roles(self) -> dict[str, str]:
+        """The role of each strategy: strategy, baseline or benchmark."""
+        return {str(k): str(v) for k, v in self.performance["role"].items()}
+
+    @property
+    def risk_free(self) -> float:
+        """Annual risk-free rate of the Sharpe ratios."""
+        return float(self.config.portfolio.risk_free)
+
+    @property
+    def random_state(self) -> int:
+        """The run's base seed."""
+        return int(self.config.random_state)
 
     def path(self, name: str) -> Path:
         """A file of the run directory."""
+        if self.run_dir is None:
+            raise ValueError("this RunResult was not written to a directory (run_dir is None)")
         return self.run_dir / name
+
+    def record(self) -> dict:
+        """The JSON-ready ``config.json`` payload: config, data and versions."""
+        return {"config": self.config.to_dict(), "data": self.data, "versions": self.versions}
+
+    @property
+    def comparison_dir(self) -> Path | None:
+        """The run directory or its parent, whichever holds a comparison covering this run."""
+        return None if self.run_dir is None else find_comparison(self.run_dir)
+
+    @property
+    def comparison_verdict(self) -> str:
+        """The text under ``## Verdict`` in the covering ``comparison.md`` ('' if none)."""
+        folder = self.comparison_dir
+        md = folder / "comparison.md" if folder is not None else None
+        if md is None or not md.is_file():
+            return ""
+        return markdown_section(md.read_text(encoding="utf-8"), "Verdict")
+
+    @property
+    def other_comparison(self) -> Path | None:
+        """A folder holding a comparison of other runs that does not include this one."""
+        if self.run_dir is None:
+            return None
+        covering = self.comparison_dir
+        return next((f for f in _comparison_folders(self.run_dir) if f != covering), None)
 
 
 def markdown_section(text: str, heading: str) -> str:
@@ -100,21 +184,20 @@ def _not_a_run(run_dir: Path, absent: list[str]) -> ValueError:
     )
 
 
-def _read_csv(path: Path, index: str | None = None) -> pd.DataFrame | None:
+def _read_csv(path: Path, columns: tuple[str, ...] = (), index: str | None = None):
     if not path.is_file():
         return None
     try:
         frame = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read {path}: {exc}; rerun the backtest to rewrite it") from exc
-    if index is not None:
-        if index not in frame.columns:
-            raise ValueError(
-                f"{path} has no {index!r} column (columns: {list(frame.columns)}); "
-                "rerun the backtest to rewrite it"
-            )
-        frame = frame.set_index(index)
-    return frame
+    missing = [c for c in (*columns, *([index] if index else [])) if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{path} lacks the column(s) {missing} (columns: {list(frame.columns)}); it was not "
+            "written by this version of `backtest run`: rerun the backtest to rewrite it"
+        )
+    return frame.set_index(index) if index is not None else frame
 
 
 def _covers(folder: Path, run_dir: Path) -> bool:
@@ -145,8 +228,61 @@ def find_comparison(run_dir: Path) -> Path | None:
     return next((f for f in _comparison_folders(run_dir) if _covers(f, run_dir)), None)
 
 
-def load_run(run_dir: str | Path) -> RunOutputs:
-    """Read a run directory; ValueError naming what is missing if it is not a run."""
+def _read_record(run_dir: Path) -> tuple[dict, RunConfig]:
+    path = run_dir / "config.json"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        values = record["config"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(
+            f"cannot parse {path}: {exc!r}; rerun the backtest to rewrite it"
+        ) from None
+    if not isinstance(record, dict) or not isinstance(values, dict):
+        raise ValueError(f"cannot parse {path}: no 'config' table; rerun the backtest")
+    try:
+        config = config_from_mapping(values)
+    except ValueError as exc:
+        raise ValueError(f"{path} holds an invalid config ({exc}); rerun the backtest") from None
+    return record, config
+
+
+def _forecast_frames(path: Path) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    fc = _read_csv(path, ("date", "ticker", "model", "forecast", "realised"))
+    if fc.empty:
+        raise ValueError(f"{str(path)!r} has no rows; rerun `backtest run`.")
+    fc["date"] = pd.to_datetime(fc["date"])
+    forecasts = {
+        str(model): rows.pivot(index="date", columns="ticker", values="forecast")
+        for model, rows in fc.groupby("model", sort=False)
+    }
+    first = fc[fc["model"] == fc["model"].iloc[0]]
+    realised = first.pivot(index="date", columns="ticker", values="realised")
+    for frame in (*forecasts.values(), realised):
+        frame.columns.name = None
+    if BASELINE_MODEL not in forecasts or len(forecasts) < 2:
+        raise ValueError(
+            f"{str(path)!r} needs rows of a model and of {BASELINE_MODEL!r} (has "
+            f"{sorted(forecasts)}); rerun the run."
+        )
+    return forecasts, realised
+
+
+def load_run(run_dir: str | Path, check: bool = True) -> RunResult:
+    """Read a run directory back into a :class:`RunResult`.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        ``results/<run-name>/`` as written by ``python -m backtest run``.
+    check : bool, default True
+        Verify the manifest: every file present and unchanged, written with this config.
+
+    Raises
+    ------
+    ValueError
+        Not a directory, a required file missing, a file unparseable, or the directory
+        incomplete or mixed (the message names the file and what to run).
+    """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ValueError(
@@ -155,36 +291,31 @@ def load_run(run_dir: str | Path) -> RunOutputs:
     absent = [name for name in REQUIRED_FILES if not (run_dir / name).is_file()]
     if absent:
         raise _not_a_run(run_dir, absent)
-    try:
-        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(
-            f"cannot parse {run_dir / 'config.json'}: {exc}; rerun the backtest"
-        ) from exc
+    record, config = _read_record(run_dir)
+    if check:
+        verify(run_dir, RUN_KIND, config.to_dict())
     summary = (run_dir / "summary.md").read_text(encoding="utf-8")
     title = next(
         (line[2:].strip() for line in summary.splitlines() if line.startswith("# ")),
         f"Backtest {run_dir.name}",
     )
-    comparison_dir = find_comparison(run_dir)
-    comparison_md = comparison_dir / "comparison.md" if comparison_dir else None
-    return RunOutputs(
-        run_dir=run_dir,
-        title=title,
-        verdict=markdown_section(summary, "Verdict"),
-        config=config if isinstance(config, dict) else {},
-        performance=_read_csv(run_dir / "performance.csv", "strategy"),
-        forecast_metrics=_read_csv(run_dir / "forecast_metrics.csv", "ticker"),
+    performance = _read_csv(run_dir / "performance.csv", ("role",), index="strategy")
+    returns = _read_csv(run_dir / "portfolio_returns.csv", ("date", "strategy", "net"))
+    if returns.empty:
+        raise ValueError(f"{str(run_dir / 'portfolio_returns.csv')!r} has no rows; rerun it.")
+    forecasts, realised = _forecast_frames(run_dir / "forecasts.csv")
+    return RunResult(
+        config=config,
+        data=record.get("data") or {},
+        forecasts=forecasts,
+        realised=realised,
+        forecast_metrics=_read_csv(run_dir / "forecast_metrics.csv", index="ticker"),
         expected=_read_csv(run_dir / "expected_returns.csv"),
         weights=_read_csv(run_dir / "weights.csv"),
-        portfolio_returns=_read_csv(run_dir / "portfolio_returns.csv"),
-        comparison_dir=comparison_dir,
-        comparison_verdict=(
-            markdown_section(comparison_md.read_text(encoding="utf-8"), "Verdict")
-            if comparison_md is not None and comparison_md.is_file()
-            else ""
-        ),
-        other_comparison=next(
-            (f for f in _comparison_folders(run_dir) if f != comparison_dir), None
-        ),
+        portfolio_returns=returns,
+        performance=performance,
+        verdict=markdown_section(summary, "Verdict"),
+        title=title,
+        versions=record.get("versions") or {},
+        run_dir=run_dir,
     )

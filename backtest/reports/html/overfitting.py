@@ -12,7 +12,7 @@ from backtest.reports.html.template import esc, figure, markdown, paragraph
 from backtest.reports.html.template import table as _table
 
 if TYPE_CHECKING:
-    from backtest.reports.run_dir import RunOutputs
+    from backtest.reports.run_dir import RunResult
 
 
 def split_after_section(text: str, heading: str) -> tuple[str, str]:
@@ -28,7 +28,7 @@ def split_after_section(text: str, heading: str) -> tuple[str, str]:
     return text, ""
 
 
-def overfitting(run: RunOutputs) -> str:
+def overfitting(run: RunResult) -> str:
     """PBO and cross-configuration statistics if a comparison exists; DSR/PSR always."""
     parts = []
     folder = run.comparison_dir

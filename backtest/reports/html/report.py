@@ -14,12 +14,12 @@ from pathlib import Path
 from backtest.engine.store import atomic_write_text
 from backtest.reports.html.sections import render_body
 from backtest.reports.html.template import page
-from backtest.reports.run_dir import RunOutputs, load_run
+from backtest.reports.run_dir import RunResult, load_run
 
 REPORT_NAME = "report.html"
 
 
-def render_report(run: RunOutputs) -> str:
+def render_report(run: RunResult) -> str:
     """The whole HTML document of ``run`` (see :mod:`backtest.reports.html.sections`)."""
     return page(run.title, render_body(run))
 

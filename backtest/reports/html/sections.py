@@ -22,7 +22,7 @@ from backtest.reports.html.template import esc, facts, figure, key_values, missi
 from backtest.reports.html.template import section as _section
 
 if TYPE_CHECKING:
-    from backtest.reports.run_dir import RunOutputs
+    from backtest.reports.run_dir import RunResult
 
 
 def split_sentences(text: str) -> list[str]:
@@ -30,7 +30,7 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in re.split(r"(?<=[.!?])\s+(?=[A-Z0-9])", text.strip()) if s.strip()]
 
 
-def _verdict_box(run: RunOutputs, section_id: str, heading: str) -> str:
+def _verdict_box(run: RunResult, section_id: str, heading: str) -> str:
     sentences = split_sentences(run.verdict) or ["summary.md has no '## Verdict' section."]
     parts = [
         f'<section id="{section_id}" class="verdict"><h2>{esc(heading)}</h2>',
@@ -49,15 +49,15 @@ def _verdict_box(run: RunOutputs, section_id: str, heading: str) -> str:
     return "\n".join(parts)
 
 
-def _data(run: RunOutputs) -> dict:
-    return run.config.get("data", {}) or {}
+def _data(run: RunResult) -> dict:
+    return run.data
 
 
-def _cfg(run: RunOutputs) -> dict:
-    return run.config.get("config", {}) or {}
+def _cfg(run: RunResult) -> dict:
+    return run.config.to_dict()
 
 
-def _assets(run: RunOutputs, key: str) -> list[str]:
+def _assets(run: RunResult, key: str) -> list[str]:
     return list((_cfg(run).get("data") or {}).get(key) or [])
 
 
@@ -72,7 +72,7 @@ def _flatten(mapping: dict, prefix: str = "") -> list[tuple[str, object]]:
     return pairs
 
 
-def configuration(run: RunOutputs) -> str:
+def configuration(run: RunResult) -> str:
     """Variant, assets, data span and source, fingerprint, settings and package versions."""
     cfg, data = _cfg(run), _data(run)
     months = data.get("forecast_months") or ["?", "?"]
@@ -101,7 +101,7 @@ def configuration(run: RunOutputs) -> str:
             )
         )
     source += [("Note", note) for note in data.get("notes", [])]
-    versions = sorted((run.config.get("versions") or {}).items())
+    versions = sorted(run.versions.items())
     groups: dict[str, list[tuple[str, object]]] = {
         "Walk-forward": [],
         "Model (LSTM)": [],
@@ -125,7 +125,7 @@ def configuration(run: RunOutputs) -> str:
     )
 
 
-def ranking(run: RunOutputs) -> str:
+def ranking(run: RunResult) -> str:
     """The strategy ranking table with benchmarks set apart."""
     return "\n".join(
         [
@@ -142,7 +142,7 @@ def ranking(run: RunOutputs) -> str:
     )
 
 
-def equity(run: RunOutputs) -> str:
+def equity(run: RunResult) -> str:
     """Equity curves and drawdowns, with total return and drawdown figures."""
     return "\n".join(
         [
@@ -159,7 +159,7 @@ def equity(run: RunOutputs) -> str:
     )
 
 
-def weights(run: RunOutputs) -> str:
+def weights(run: RunResult) -> str:
     """Weights chart and the latest target weights."""
     return "\n".join(
         [
@@ -175,7 +175,7 @@ def weights(run: RunOutputs) -> str:
     )
 
 
-def shrinkage(run: RunOutputs) -> str:
+def shrinkage(run: RunResult) -> str:
     """How far each strategy moved the historical mean toward its target."""
     return "\n".join(
         [
@@ -196,7 +196,7 @@ def shrinkage(run: RunOutputs) -> str:
     )
 
 
-def expected_returns(run: RunOutputs) -> str:
+def expected_returns(run: RunResult) -> str:
     """Expected returns before (historical mean, raw LSTM) and after shrinkage."""
     return "\n".join(
         [
@@ -218,7 +218,7 @@ def expected_returns(run: RunOutputs) -> str:
     )
 
 
-def forecast_metrics(run: RunOutputs) -> str:
+def forecast_metrics(run: RunResult) -> str:
     """Out-of-sample forecast accuracy per ticker and pooled."""
     return "\n".join(
         [
@@ -233,7 +233,7 @@ def forecast_metrics(run: RunOutputs) -> str:
     )
 
 
-def squared_errors(run: RunOutputs) -> str:
+def squared_errors(run: RunResult) -> str:
     """Goyal-Welch cumulative squared-error difference."""
     return figure(
         run.path("cumulative_sse_difference.png"),
@@ -244,7 +244,7 @@ def squared_errors(run: RunOutputs) -> str:
     )
 
 
-def forecast_vs_realised(run: RunOutputs) -> str:
+def forecast_vs_realised(run: RunResult) -> str:
     """Forecasts against realised returns."""
     return figure(
         run.path("forecast_vs_realised.png"),
@@ -256,13 +256,13 @@ def forecast_vs_realised(run: RunOutputs) -> str:
     )
 
 
-def conclusion(run: RunOutputs) -> str:
+def conclusion(run: RunResult) -> str:
     """The verdict once more, for readers who scrolled to the end."""
     return _verdict_box(run, "conclusion", "Verdict, once more")
 
 
 #: (id, heading, builder) in reading order; the table of contents is built from it.
-SECTIONS: tuple[tuple[str, str, Callable[[RunOutputs], str]], ...] = (
+SECTIONS: tuple[tuple[str, str, Callable[[RunResult], str]], ...] = (
     ("configuration", "Run configuration and data", configuration),
     ("ranking", "Strategy ranking", ranking),
     ("equity", "Equity curves and drawdowns", equity),
@@ -276,7 +276,7 @@ SECTIONS: tuple[tuple[str, str, Callable[[RunOutputs], str]], ...] = (
 )
 
 
-def render_body(run: RunOutputs) -> str:
+def render_body(run: RunResult) -> str:
     """Title, verdict, table of contents, every section, the verdict again, a footer."""
     data = _data(run)
     written = datetime.fromtimestamp(os.path.getmtime(run.path("config.json")), timezone.utc)
