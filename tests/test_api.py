@@ -14,7 +14,7 @@ from backtest import RunConfig, run
 from backtest.config import DataConfig, ModelConfig, WalkForwardConfig
 from backtest.reports.run_dir import load_run
 
-TARGETS = ("AAA", "BBB", "CCC")
+TARGETS = ("AAA", "BBB", "CCC", "DDD")
 RELATIVES = ("SPY", "QQQ")
 
 
