@@ -17,7 +17,7 @@ from backtest.data.prices import (
     read_price_csv,
     to_monthly,
 )
-from backtest.data.yahoo import CSV_HELP, fetch_prices
+from backtest.data.yahoo import OFFLINE_HELP, YAHOO_LOG, fetch_prices
 
 SEED_TICKERS = "HWM NVDA MSI AMZN MA TSLA ALB SPY QQQ XLK XLY XLI XLF XLB SMH ITA LIT".split()
 REL_TOL = 1e-9
@@ -468,17 +468,50 @@ def no_cache_files(cache: Path) -> bool:
 )
 def test_no_network_and_no_cache_is_a_clear_error(tmp_path, yahoo):
     match = (
-        rf"could not download AAA, BBB from Yahoo Finance \(no network\?\) and no cached copy in "
-        rf".*prices; connect to the internet once, or {re.escape(CSV_HELP)}"
+        r"could not download AAA, BBB from Yahoo Finance \(no network, a firewall or Yahoo's "
+        rf"rate limit\?\) and there is no cached copy in .*prices: .*{re.escape(OFFLINE_HELP)}"
     )
     with pytest.raises(DataError, match=match):
         load_prices(["AAA", "BBB"], "2020-01", "2020-03", None, tmp_path, yahoo)
     assert no_cache_files(tmp_path)
 
 
+class NoisyOfflineYahoo:
+    """Like yfinance 1.7 without a network: log lines per ticker, a warning, an empty frame."""
+
+    def __call__(self, tickers, **kwargs):
+        import logging
+        import warnings
+
+        for ticker in tickers:
+            logging.getLogger("yfinance").error("Cookie/crumb fetch failed (DNSError)")
+            logging.getLogger("yfinance").error(f"Failed to get ticker '{ticker}' reason: curl")
+        print("1 Failed download")
+        warnings.warn(
+            "The inplace keyword in DataFrame.rename is deprecated", FutureWarning, stacklevel=2
+        )
+        columns = pd.MultiIndex.from_product([["Close"], tickers], names=["Price", "Ticker"])
+        return pd.DataFrame(index=pd.DatetimeIndex([]), columns=columns, dtype=float)
+
+
+def test_yfinance_noise_becomes_one_message_and_a_log_file(tmp_path, capfd):
+    with pytest.raises(DataError) as info:
+        load_prices(["AAA", "BBB"], "2020-01", "2020-03", None, tmp_path, NoisyOfflineYahoo())
+    message = str(info.value)
+    assert "--source demo" in message and "--prices FILE" in message
+    log = tmp_path / YAHOO_LOG
+    assert f"yfinance's 6 message line(s) are in {log}" in message
+    text = log.read_text()
+    assert text.count("Cookie/crumb fetch failed") == 2 and "1 Failed download" in text
+    assert "FutureWarning: The inplace keyword" in text
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err == ""
+    assert no_cache_files(tmp_path)
+
+
 def test_downloader_exception_text_is_kept(tmp_path):
     yahoo = FakeYahoo(error=ConnectionError("Could not resolve host"))
-    with pytest.raises(DataError, match="Details: ConnectionError: Could not resolve host"):
+    with pytest.raises(DataError, match="copy in .*: ConnectionError: Could not resolve host"):
         download_prices(["AAA"], "2020-01", "2020-03", tmp_path, yahoo)
 
 
@@ -490,7 +523,7 @@ def test_a_partial_download_is_an_error_and_never_cached(daily, tmp_path, how):
     else:
         partial = partial.drop(columns="BBB")
     with pytest.raises(
-        DataError, match=r"could not download BBB .*\(got only AAA, CCC\).*not cached"
+        DataError, match=r"no prices for BBB \(got only AAA, CCC\).*not cached.*--source demo"
     ):
         download_prices(["AAA", "BBB", "CCC"], "2020-01", "2020-03", tmp_path, FakeYahoo(partial))
     assert no_cache_files(tmp_path)

@@ -8,13 +8,15 @@ The public names are re-exported by :mod:`backtest.data.prices`.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import json
+import logging
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,12 @@ __all__ = [
 
 CACHE_ENV = "BACKTEST_CACHE_DIR"
 CSV_HELP = "pass --prices FILE with a wide CSV (date + one column per ticker)"
+OFFLINE_HELP = (
+    "to run offline, use --source demo (the demo dataset shipped with skfolio) or "
+    "--prices FILE (a wide CSV: date + one column per ticker)"
+)
+YAHOO_LOG = "yfinance.log"
+"""File in the cache root that keeps yfinance's own messages of each download."""
 # The datetime unit pandas itself picks for a DatetimeIndex, so that indexes built here compare
 # equal (dtype included) with ones other modules build with ``pd.date_range``.
 DATE_UNIT = pd.date_range("2000-01-31", periods=1, freq="D").unit
@@ -332,39 +340,80 @@ def _extract_close(raw: object, names: list[str], fail: Callable[[str], DataErro
     return close.set_axis(index, axis=0).apply(pd.to_numeric, errors="coerce").astype(np.float64)
 
 
+@contextlib.contextmanager
+def captured_library_output(log_path: Path, title: str) -> Iterator[list[str]]:
+    """Keep yfinance's log records, warnings and prints out of the terminal, in ``log_path``.
+
+    yfinance reports a failed request with several log lines per ticker (plus pandas
+    warnings); the caller turns the failure into one :class:`DataError` instead. The lines
+    are yielded (a list filled on exit) and appended to ``log_path`` under ``title``.
+    """
+    lines: list[str] = []
+    handler = logging.StreamHandler(io.StringIO())
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("yfinance")
+    saved = logger.handlers[:], logger.propagate
+    logger.handlers, logger.propagate = [handler], False
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with (
+            warnings.catch_warnings(record=True) as caught,
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
+            warnings.simplefilter("always")
+            yield lines
+    finally:
+        logger.handlers, logger.propagate = saved
+        lines += handler.stream.getvalue().splitlines() + out.getvalue().splitlines()
+        lines += err.getvalue().splitlines()
+        lines += [f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})" for w in caught]
+        lines[:] = [line for line in lines if line.strip()]
+        if lines:
+            stamp = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
+            with contextlib.suppress(OSError):
+                log_path.parent.mkdir(parents=True, exist_ok=True)
+                with log_path.open("a", encoding="utf-8") as f:
+                    f.write(f"--- {stamp} {title}\n" + "\n".join(lines) + "\n")
+
+
 def _download(
     names: list[str],
     start: pd.Period | None,
     end: pd.Period,
     downloader: Callable,
     fail: Callable[[str], DataError],
+    log_path: Path,
 ) -> pd.DataFrame:
     if downloader is None:
         import yfinance
 
         downloader = yfinance.download
     try:
-        raw = downloader(
-            list(names),
-            start=None if start is None else start.start_time.strftime("%Y-%m-%d"),
-            end=(end + 1).start_time.strftime("%Y-%m-%d"),
-            interval="1d",
-            auto_adjust=True,
-            progress=False,
-            threads=False,
-        )
+        with captured_library_output(log_path, f"download {' '.join(names)}") as lines:
+            raw = downloader(
+                list(names),
+                start=None if start is None else start.start_time.strftime("%Y-%m-%d"),
+                end=(end + 1).start_time.strftime("%Y-%m-%d"),
+                interval="1d",
+                auto_adjust=True,
+                progress=False,
+                threads=False,
+            )
     except Exception as exc:  # noqa: BLE001 - any downloader failure means "no data"
         raise fail(f"{type(exc).__name__}: {exc}") from exc
+    if lines:
+        fail = _with_log(fail, len(lines), log_path)
     close = _extract_close(raw, names, fail)
     got = [t for t in names if t in close.columns and close[t].notna().any()]
     missing = [t for t in names if t not in got]
     if not got:
         raise fail("Yahoo returned no prices for any of them")
     if missing:
-        raise DataError(
-            f"could not download {', '.join(missing)} from Yahoo Finance (got only "
-            f"{', '.join(got)}): misspelt or delisted ticker, or a network/rate-limit failure; "
-            f"the partial download was not cached. Check the tickers and retry, or {CSV_HELP}"
+        raise fail(
+            f"Yahoo returned no prices for {', '.join(missing)} (got only {', '.join(got)}): a "
+            "misspelt or delisted ticker, or a network or rate-limit failure; the partial "
+            "download was not cached. Check the tickers and retry"
         )
     daily = close[names]
     what = f"download of {', '.join(names)} from Yahoo Finance (not cached)"
@@ -372,6 +421,13 @@ def _download(
     check_values(daily, what)
     check_gaps(daily, what)
     return daily
+
+
+def _with_log(fail: Callable[[str], DataError], n_lines: int, log_path: Path):
+    def fail_with_log(why: str) -> DataError:
+        return fail(f"{why} (yfinance's {n_lines} message line(s) are in {log_path})")
+
+    return fail_with_log
 
 
 def fetch_prices(
@@ -428,17 +484,17 @@ def fetch_prices(
 
     def fail(why: str) -> DataError:
         cache_state = (
-            f"the cached copy {csv_path} is corrupt ({problem}); delete it and connect to the "
-            "internet"
+            f"the cached copy {csv_path} is corrupt ({problem}; delete it)"
             if problem
-            else f"no cached copy in {csv_path.parent}; connect to the internet once"
+            else f"there is no cached copy in {csv_path.parent}"
         )
         return DataError(
-            f"could not download {', '.join(names)} from Yahoo Finance (no network?) and "
-            f"{cache_state}, or {CSV_HELP}. Details: {why}"
+            f"could not download {', '.join(names)} from Yahoo Finance (no network, a "
+            f"firewall or Yahoo's rate limit?) and {cache_state}: {why}. Retry when online; "
+            f"{OFFLINE_HELP}"
         )
 
-    daily = _download(names, start_month, end_month, downloader, fail)
+    daily = _download(names, start_month, end_month, downloader, fail, root / YAHOO_LOG)
     if problem:
         notes.append(f"cached copy {csv_path} was corrupt ({problem}); downloaded it again")
     if today > end_month.end_time:
