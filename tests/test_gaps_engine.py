@@ -185,3 +185,32 @@ def test_rolling_historical_mean_averages_train_size_months_ending_at_the_origin
     last = panel.hist_mean.index[-1]
     window = log_returns.loc[:last].iloc[-1 - train_size : -1]
     np.testing.assert_allclose(panel.hist_mean.loc[last], window.mean(), rtol=1e-12)
+
+
+def _ridge(alpha=1.0, estimator="sklearn.linear_model:Ridge"):
+    return {"names": ["ext"], "ext": {"estimator": estimator, "params": {"alpha": alpha}}}
+
+
+@pytest.mark.parametrize(
+    ("models", "other"),
+    [
+        pytest.param(["lstm"], ["zero"], id="name"),
+        pytest.param(_ridge(1.0), _ridge(2.0), id="estimator-params"),
+        pytest.param(_ridge(), _ridge(estimator="sklearn.linear_model:Lasso"), id="estimator"),
+    ],
+)
+def test_key_changes_with_the_model_identity(models, other):
+    prices = _prices()
+    assert set(_keys(_config(models=models), prices)).isdisjoint(
+        _keys(_config(models=other), prices)
+    )
+
+
+def test_adding_a_model_reuses_the_windows_of_the_models_already_fitted(tmp_path):
+    prices = _prices()
+    store, runner = WindowStore(tmp_path), _CountingRunner()
+    alone = _jobs(_config(models=["zero"]), prices)
+    run_jobs(alone, store, runner)
+    both = _jobs(_config(models=["zero", "lstm"]), prices)
+    _, n_cached = run_jobs(both, store, runner)
+    assert n_cached == len(alone) and runner.fitted == len(both)
