@@ -12,9 +12,10 @@ from numbers import Real
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
 from sklearn.base import BaseEstimator
 from sklearn.covariance import LedoitWolf
+
+from strategies.qp import solve_capped_budget_qp
 
 __all__ = [
     "Allocator",
@@ -98,6 +99,20 @@ def _check_moments(
     return mu, (cov + cov.T) / 2.0
 
 
+def _check_semi_definite(cov: np.ndarray, label: str | None) -> None:
+    """Reject an indefinite ``cov``: the QP would be non-convex and the solver's answer moot."""
+    n_assets = cov.shape[0]
+    jitter = 1e-10 * max(float(np.trace(cov)), 1e-300) / n_assets  # semi-definite passes
+    try:
+        np.linalg.cholesky(cov + jitter * np.eye(n_assets))
+    except np.linalg.LinAlgError:
+        smallest = float(np.linalg.eigvalsh(cov)[0])
+        raise ValueError(
+            f"{_where(label)}`cov` must be positive semi-definite; its smallest eigenvalue is "
+            f"{smallest:.3g}"
+        ) from None
+
+
 def mean_variance_weights(
     mu: np.ndarray,
     cov: np.ndarray,
@@ -128,41 +143,30 @@ def mean_variance_weights(
     Raises
     ------
     ValueError
-        If the bounds cannot hold a fully invested portfolio, the inputs are malformed, or the
-        solver fails or returns weights violating the constraints by more than 1e-8.
+        If the bounds cannot hold a fully invested portfolio, the inputs are malformed or
+        ``cov`` is not positive semi-definite, or the solver fails (infeasible, no convergence)
+        or returns weights violating the constraints by more than 1e-8.
 
     Notes
     -----
-    Solved with SLSQP from equal weights with the analytic gradient ``gamma Sigma w - mu``.
-    The solution is clipped to the bounds and rescaled to sum to one, then checked.
+    The convex QP ``min (gamma / 2) w' Sigma w - mu'w`` is solved by Clarabel (see
+    :func:`strategies.qp.solve_capped_budget_qp`). The solution is clipped to the bounds and
+    rescaled to sum to one, then checked.
     """
     mu, cov = _check_moments(mu, cov, label)
     n_assets = mu.shape[0]
     upper = _check_max_weight(max_weight, n_assets, label)
+    _check_semi_definite(cov, label)
     gamma = float(risk_aversion)
-
-    def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
-        sigma_w = cov @ w
-        return 0.5 * gamma * float(w @ sigma_w) - float(mu @ w), gamma * sigma_w - mu
-
-    result = minimize(
-        objective,
-        np.full(n_assets, 1.0 / n_assets),
-        jac=True,
-        method="SLSQP",
-        bounds=[(0.0, upper)] * n_assets,
-        constraints=[
-            {"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones_like(w)}
-        ],
-        options={"ftol": 1e-15, "maxiter": 1000},
-    )
-    if not result.success:
+    solution = solve_capped_budget_qp(gamma * cov, -mu, upper)
+    if not solution.solved:
         raise ValueError(
-            f"{_where(label)}mean-variance solve failed: {result.message} "
-            f"(n_assets={n_assets}, risk_aversion={gamma}, max_weight={upper}); "
-            "check that cov is positive semi-definite and well scaled"
+            f"{_where(label)}mean-variance solve failed: Clarabel status {solution.status} "
+            f"after {solution.iterations} iterations (n_assets={n_assets}, "
+            f"risk_aversion={gamma}, max_weight={upper}); check that cov is positive "
+            "semi-definite and well scaled"
         )
-    weights = np.clip(result.x, 0.0, upper)
+    weights = np.clip(solution.x, 0.0, upper)
     weights /= weights.sum()
     budget_error = abs(weights.sum() - 1.0)
     bound_error = max(-weights.min(), weights.max() - upper, 0.0)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.optimize import OptimizeResult
+from scipy.optimize import minimize
 
 import strategies.allocation as allocation
 from strategies import (
@@ -16,9 +16,11 @@ from strategies import (
     make_allocator,
     mean_variance_weights,
 )
+from strategies.qp import QPSolution
 
 WEIGHT_ATOL = 1e-6  # solver versus closed form
 CONSTRAINT_ATOL = 1e-8  # budget and bounds after the clean-up
+UTILITY_ATOL = 1e-11  # QP utility may fall this far below SLSQP's (both solvers' round-off)
 
 LW_PANEL = np.array(
     [
@@ -49,6 +51,58 @@ def closed_form_weights(mu, cov, gamma):
 
 def utility(weights, mu, cov, gamma):
     return weights @ mu - 0.5 * gamma * weights @ cov @ weights
+
+
+def slsqp_weights(mu, cov, gamma, upper):
+    """Naive reference: SciPy SLSQP from equal weights, tightly converged (the former solver)."""
+    n_assets = mu.shape[0]
+
+    def objective(w):
+        sigma_w = cov @ w
+        return 0.5 * gamma * w @ sigma_w - mu @ w, gamma * sigma_w - mu
+
+    result = minimize(
+        objective,
+        np.full(n_assets, 1 / n_assets),
+        jac=True,
+        method="SLSQP",
+        bounds=[(0.0, upper)] * n_assets,
+        constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1, "jac": np.ones_like}],
+        options={"ftol": 1e-15, "maxiter": 1000},
+    )
+    assert result.success, result.message
+    weights = np.clip(result.x, 0.0, upper)
+    return weights / weights.sum()
+
+
+def kkt_refined(weights, mu, cov, gamma, upper, tol=1e-7):
+    """Exact optimum on the active set of ``weights``, if it satisfies the KKT conditions.
+
+    SLSQP stops on the change in the objective (``ftol``), so on flat problems (low gamma and
+    volatility) its free weights can sit ~1e-5 from the optimum. Fixing the weights it put on a
+    bound and solving the budget-constrained first-order conditions of the others in closed
+    form gives the exact optimum whenever the signs of the multipliers confirm that active set;
+    otherwise SLSQP's own weights are returned.
+    """
+    at_zero, at_cap = weights < tol, weights > upper - tol
+    free = ~(at_zero | at_cap)
+    if not free.any():
+        return weights
+    fixed = np.where(at_cap, upper, 0.0)
+    cov_ff = cov[np.ix_(free, free)]
+    tilt = mu[free] - gamma * cov[np.ix_(free, ~free)] @ fixed[~free]
+    inv_tilt, inv_ones = np.linalg.solve(cov_ff, tilt), np.linalg.solve(cov_ff, np.ones(free.sum()))
+    eta = (inv_tilt.sum() - gamma * (1 - fixed.sum())) / inv_ones.sum()
+    exact = fixed.copy()
+    exact[free] = (inv_tilt - eta * inv_ones) / gamma
+    gradient = mu - gamma * cov @ exact - eta  # multiplier of each bound, up to its sign
+    kkt = (
+        exact[free].min() >= 0
+        and exact[free].max() <= upper
+        and np.all(gradient[at_zero] <= 1e-10)
+        and np.all(gradient[at_cap] >= -1e-10)
+    )
+    return exact if kkt else weights
 
 
 # --- Ledoit-Wolf -----------------------------------------------------------------------------
@@ -135,6 +189,38 @@ def test_mean_variance_respects_budget_and_bounds(seed, n_assets, cap_slack, gam
     assert utility(weights, mu, cov, gamma) >= utility(equal, mu, cov, gamma) - 1e-12
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_assets=st.sampled_from([2, 3, 7, 12, 25, 50]),
+    cap_slack=st.floats(0.0, 1.0),
+    gamma=st.floats(0.5, 50.0),
+    vol=st.floats(0.01, 0.3),
+    zero_mean=st.booleans(),
+)
+def test_qp_matches_slsqp_reference(seed, n_assets, cap_slack, gamma, vol, zero_mean):
+    rng = np.random.default_rng(seed)
+    cov = random_covariance(rng, n_assets, vol)
+    mu = np.zeros(n_assets) if zero_mean else rng.normal(0.01, 0.03, n_assets)
+    max_weight = min(1.0, 1 / n_assets + cap_slack * (1 - 1 / n_assets))
+    weights = mean_variance_weights(mu, cov, gamma, max_weight)
+    reference = kkt_refined(slsqp_weights(mu, cov, gamma, max_weight), mu, cov, gamma, max_weight)
+    np.testing.assert_allclose(weights, reference, atol=WEIGHT_ATOL)
+    assert utility(weights, mu, cov, gamma) >= utility(reference, mu, cov, gamma) - UTILITY_ATOL
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_assets=st.integers(2, 30), gamma=st.floats(0.5, 50.0))
+def test_qp_matches_closed_form_when_no_bound_binds(seed, n_assets, gamma):
+    rng = np.random.default_rng(seed)
+    cov = random_covariance(rng, n_assets)
+    target = rng.dirichlet(np.full(n_assets, 5.0))  # interior: every weight positive
+    mu = gamma * cov @ target + rng.normal(0, 0.01)  # the budget absorbs any common shift
+    np.testing.assert_allclose(closed_form_weights(mu, cov, gamma), target, atol=1e-10)
+    weights = mean_variance_weights(mu, cov, gamma, max_weight=1.0)
+    np.testing.assert_allclose(weights, target, atol=WEIGHT_ATOL)
+
+
 # --- errors ----------------------------------------------------------------------------------
 
 
@@ -152,20 +238,48 @@ def test_infeasible_without_label_has_no_prefix():
         MeanVariance(max_weight=0.15).allocate(np.zeros(6), np.eye(6))
 
 
-def test_failed_solve_raises_with_the_date(monkeypatch):
-    def failing(*args, **kwargs):
-        return OptimizeResult(success=False, message="Iteration limit reached", x=np.ones(3) / 3)
+def test_indefinite_covariance_raises_with_the_date():
+    indefinite = np.diag([1.0, -1.0, 1.0])  # symmetric, finite, but not a covariance
+    with pytest.raises(
+        ValueError,
+        match=r"^at 2021-01-31: `cov` must be positive semi-definite; its smallest eigenvalue is "
+        r"-1",
+    ):
+        MeanVariance(max_weight=0.5).allocate(np.zeros(3), indefinite, label="2021-01-31")
 
-    monkeypatch.setattr(allocation, "minimize", failing)
-    with pytest.raises(ValueError, match=r"^at 2021-01-31: mean-variance solve failed: Iter"):
+
+def test_singular_covariance_is_accepted():
+    ones = np.ones((3, 3)) * 0.01  # rank one: semi-definite, every portfolio has one variance
+    weights = MinimumVariance(max_weight=0.5).allocate(np.zeros(3), ones)
+    assert abs(weights.sum() - 1) <= CONSTRAINT_ATOL and weights.max() <= 0.5 + CONSTRAINT_ATOL
+
+
+def test_unconverged_solve_raises_with_the_date(monkeypatch):
+    def stalled(*args, **kwargs):
+        return QPSolution(np.full(3, 1 / 3), "MaxIterations", 200)
+
+    monkeypatch.setattr(allocation, "solve_capped_budget_qp", stalled)
+    with pytest.raises(
+        ValueError,
+        match=r"^at 2021-01-31: mean-variance solve failed: Clarabel status MaxIterations after "
+        r"200 iterations \(n_assets=3",
+    ):
         MeanVariance().allocate(np.zeros(3), np.eye(3), label="2021-01-31")
 
 
-def test_solution_violating_the_cap_after_cleanup_raises(monkeypatch):
-    def sloppy(*args, **kwargs):  # "converged" but only 80% invested: rescaling breaks the cap
-        return OptimizeResult(success=True, message="ok", x=np.array([0.4, 0.4, 0.0]))
+def test_infeasible_solve_raises_with_the_date(monkeypatch):
+    monkeypatch.setattr(allocation, "_check_max_weight", lambda max_weight, n, label: 0.2)
+    with pytest.raises(
+        ValueError, match=r"^at 2022-06-30: mean-variance solve failed: .*PrimalInfeasible"
+    ):
+        MeanVariance().allocate(np.zeros(3), np.eye(3), label="2022-06-30")
 
-    monkeypatch.setattr(allocation, "minimize", sloppy)
+
+def test_solution_violating_the_cap_after_cleanup_raises(monkeypatch):
+    def sloppy(*args, **kwargs):  # "solved" but only 80% invested: rescaling breaks the cap
+        return QPSolution(np.array([0.4, 0.4, 0.0]), "Solved", 9)
+
+    monkeypatch.setattr(allocation, "solve_capped_budget_qp", sloppy)
     with pytest.raises(ValueError, match=r"violates its constraints \(budget error .* bound"):
         MeanVariance(max_weight=0.4).allocate(np.zeros(3), np.eye(3))
 
