@@ -29,13 +29,12 @@ QUICK = [
 ]
 
 
-def _run(tmp_path, prices, *extra, name="r"):
+def _run(tmp_path, *source, name="r"):
     argv = [
         "run",
         "--variant",
         "relatives",
-        "--prices",
-        str(prices),
+        *source,
         "--results-dir",
         str(tmp_path / "results"),
         "--cache-dir",
@@ -43,15 +42,14 @@ def _run(tmp_path, prices, *extra, name="r"):
         "--run-name",
         name,
         *QUICK,
-        *extra,
     ]
     assert main(argv) == 0
     return tmp_path / "results" / name
 
 
 @pytest.mark.slow
-def test_run_writes_every_output_with_real_content(tmp_path, shared_data, capsys):
-    out = _run(tmp_path, shared_data / "prices_monthly.csv")
+def test_run_writes_every_output_with_real_content(tmp_path, real_prices, capsys):
+    out = _run(tmp_path, "--source", "demo")
     printed = capsys.readouterr().out
     assert "r2_os_vs_mean" in printed and "results:" in printed
 
@@ -68,15 +66,14 @@ def test_run_writes_every_output_with_real_content(tmp_path, shared_data, capsys
     ]
     n_months = 94 - 82  # labelled samples minus the first training window
     assert forecasts.date.nunique() == n_months
-    assert forecasts.date.max() == pd.Timestamp("2025-09-30")
-    assert set(forecasts.ticker) == {"HWM", "NVDA", "MSI", "AMZN", "MA", "TSLA", "ALB"}
+    assert forecasts.date.max() == pd.Timestamp("2022-11-30")
+    assert set(forecasts.ticker) == set(real_prices.targets)
     assert len(forecasts) == n_months * 7 * 2
     assert (forecasts.date - forecasts.origin).dt.days.between(28, 31).all()
-    # realised values are the CSV's own log returns, labelled by the CSV's own columns
-    raw = pd.read_csv(shared_data / "prices_monthly.csv", parse_dates=["date"], index_col="date")
-    nvda = np.log(raw["NVDA"]).diff()
-    row = forecasts[(forecasts.ticker == "NVDA") & (forecasts.model == "lstm")].iloc[-1]
-    assert row.realised == pytest.approx(nvda.loc["2025-09-01"], rel=1e-9)
+    # realised values are the data's own log returns, labelled by the data's own columns
+    amd = np.log(real_prices.prices["AMD"]).diff()
+    row = forecasts[(forecasts.ticker == "AMD") & (forecasts.model == "lstm")].iloc[-1]
+    assert row.realised == pytest.approx(amd.loc["2022-11-30"], rel=1e-9)
 
     metrics = pd.read_csv(out / "forecast_metrics.csv", index_col="ticker")
     assert list(metrics.index)[-1] == "pooled" and len(metrics) == 8
@@ -91,8 +88,7 @@ def test_run_writes_every_output_with_real_content(tmp_path, shared_data, capsys
         "james_stein",
         "equal_weight",
         "min_variance",
-        "SPY",
-    } == set(perf.index)
+    } == set(perf.index)  # the demo's index is SP500, not the SPY ETF: no market benchmark
     assert perf.loc["hist_mean", "role"] == "baseline"
     assert perf.loc["equal_weight", "role"] == "benchmark"
     assert perf.sharpe.is_monotonic_decreasing
@@ -115,6 +111,8 @@ def test_run_writes_every_output_with_real_content(tmp_path, shared_data, capsys
     summary = (out / "summary.md").read_text()
     assert "## Verdict" in summary and "R2_OS" in summary
     config = json.loads((out / "config.json").read_text())
+    assert config["data"]["source"].startswith("demo: skfolio")
+    assert config["config"]["data"]["targets"] == list(real_prices.targets)
     assert config["config"]["variant"] == "relatives"
     assert len(config["data"]["fingerprint"]) == 64
     assert "tensorflow" in config["versions"]
@@ -131,26 +129,26 @@ def test_run_writes_every_output_with_real_content(tmp_path, shared_data, capsys
 
 
 @pytest.mark.slow
-def test_permuted_csv_columns_give_identical_per_ticker_results(tmp_path, shared_data):
-    raw = pd.read_csv(shared_data / "prices_monthly.csv")
+def test_permuted_csv_columns_give_identical_per_ticker_results(tmp_path, real_prices):
+    raw = pd.read_csv(real_prices.path)
     columns = list(raw.columns[1:])
     shuffled = raw[["date", *np.random.default_rng(0).permutation(columns)]]
     shuffled.to_csv(tmp_path / "shuffled.csv", index=False)
-    a = _run(tmp_path, shared_data / "prices_monthly.csv", name="a")
-    b = _run(tmp_path, tmp_path / "shuffled.csv", name="b")
+    a = _run(tmp_path, *real_prices.flags(), name="a")
+    b = _run(tmp_path, *real_prices.flags(tmp_path / "shuffled.csv"), name="b")
     fa = pd.read_csv(a / "forecasts.csv").sort_values(["date", "ticker", "model"])
     fb = pd.read_csv(b / "forecasts.csv").sort_values(["date", "ticker", "model"])
     pd.testing.assert_frame_equal(fa.reset_index(drop=True), fb.reset_index(drop=True))
 
 
-def test_missing_ticker_is_a_clear_cli_error(tmp_path, shared_data, capsys):
+def test_missing_ticker_is_a_clear_cli_error(tmp_path, capsys):
     code = main(
         [
             "run",
-            "--prices",
-            str(shared_data / "prices_monthly.csv"),
+            "--source",
+            "demo",
             "--tickers",
-            "NVDA",
+            "AMD",
             "ZZZZ",
             "--results-dir",
             str(tmp_path),
@@ -162,16 +160,16 @@ def test_missing_ticker_is_a_clear_cli_error(tmp_path, shared_data, capsys):
     assert "ZZZZ" in capsys.readouterr().err
 
 
-def test_too_little_history_is_a_clear_cli_error(tmp_path, shared_data, capsys):
+def test_too_little_history_is_a_clear_cli_error(tmp_path, capsys):
     code = main(
         [
             "run",
-            "--prices",
-            str(shared_data / "prices_monthly.csv"),
+            "--source",
+            "demo",
             "--start",
             "2020-01-01",
             "--end",
-            "2022-12-01",
+            "2022-11-01",
             "--results-dir",
             str(tmp_path),
             "--cache-dir",
@@ -183,12 +181,12 @@ def test_too_little_history_is_a_clear_cli_error(tmp_path, shared_data, capsys):
     assert "too little history" in capsys.readouterr().err
 
 
-def test_unknown_strategy_and_config_key_are_named(tmp_path, shared_data, capsys):
+def test_unknown_strategy_and_config_key_are_named(tmp_path, capsys):
     code = main(
         [
             "run",
-            "--prices",
-            str(shared_data / "prices_monthly.csv"),
+            "--source",
+            "demo",
             "--strategies",
             "magic",
             "--results-dir",
@@ -226,13 +224,21 @@ def test_toml_config_is_overlaid_by_flags(tmp_path):
 
 
 @pytest.mark.slow
-def test_run_on_a_synthetic_market_saves_its_truth(tmp_path, shared_data):
+def test_run_on_a_synthetic_market_saves_its_truth(tmp_path, real_prices):
     argv = [
         "run",
         "--source",
         "synthetic",
         "--calibrate-on",
-        str(shared_data / "prices_monthly.csv"),
+        str(real_prices.path),
+        "--tickers",
+        *real_prices.targets,
+        "--relatives",
+        *real_prices.relatives,
+        "--start",
+        real_prices.start,
+        "--end",
+        real_prices.end,
         "--signal",
         "0.05",
         "--months",
@@ -248,7 +254,7 @@ def test_run_on_a_synthetic_market_saves_its_truth(tmp_path, shared_data):
     truth = pd.read_csv(out / "truth.csv", parse_dates=["date"])
     forecasts = pd.read_csv(out / "forecasts.csv", parse_dates=["date"])
     assert set(forecasts.date) <= set(truth.date)
-    assert set(truth.ticker) == {"HWM", "NVDA", "MSI", "AMZN", "MA", "TSLA", "ALB"}
+    assert set(truth.ticker) == set(real_prices.targets)
     config = json.loads((out / "config.json").read_text())
     assert config["data"]["source"].startswith("synthetic: signal R2=0.05")
 
@@ -266,14 +272,12 @@ def test_synthetic_source_needs_a_market(tmp_path, capsys):
         (["--max-weight", "0.1"], r"infeasible: max_weight=0.1 with n_assets=7"),
     ],
 )
-def test_strategy_constraints_fail_before_any_fitting(
-    tmp_path, shared_data, capsys, flags, message
-):
+def test_strategy_constraints_fail_before_any_fitting(tmp_path, capsys, flags, message):
     code = main(
         [
             "run",
-            "--prices",
-            str(shared_data / "prices_monthly.csv"),
+            "--source",
+            "demo",
             *flags,
             "--results-dir",
             str(tmp_path),

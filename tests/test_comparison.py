@@ -476,11 +476,11 @@ def test_error_too_few_months(tmp_path, rng):
 
 
 @pytest.mark.slow
-def test_run_variant_all_writes_comparison(tmp_path, shared_data):
+def test_run_variant_all_writes_comparison(tmp_path):
     from backtest.cli import main
 
     argv = [
-        "run", "--variant", "all", "--prices", str(shared_data / "prices_monthly.csv"),
+        "run", "--variant", "all", "--source", "demo",
         "--min-train", "80", "--epochs", "2", "--units", "4", "2",
         "--strategies", "hist_mean", "lstm", "skill", "--n-jobs", "1", "--no-progress",
         "--results-dir", str(tmp_path), "--cache-dir", str(tmp_path / "cache"),

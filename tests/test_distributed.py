@@ -145,11 +145,11 @@ def test_unreachable_scheduler_is_a_clear_error_naming_the_address(monkeypatch):
         dask_runner("dask", address, 2)
 
 
-def test_cli_reports_dask_flag_errors_with_exit_code_2(tmp_path, shared_data, capsys):
+def test_cli_reports_dask_flag_errors_with_exit_code_2(tmp_path, capsys):
     argv = [
         "run",
-        "--prices",
-        str(shared_data / "prices_monthly.csv"),
+        "--source",
+        "demo",
         *TINY_ARGS,
         "--results-dir",
         str(tmp_path / "r"),
@@ -249,11 +249,10 @@ def _forecasts(run_dir: Path) -> str:
 
 
 @pytest.mark.slow
-def test_local_dask_cluster_gives_forecasts_identical_to_one_job(tmp_path, shared_data, capsys):
+def test_local_dask_cluster_gives_forecasts_identical_to_one_job(tmp_path, real_prices, capsys):
     common = [
         "run",
-        "--prices",
-        str(shared_data / "prices_monthly.csv"),
+        *real_prices.flags(),
         *TINY_ARGS,
         "--strategies",
         "hist_mean",

@@ -44,13 +44,12 @@ QUICK = [
 COMPARED = ("forecasts.csv", "portfolio_returns.csv", "weights.csv")
 
 
-def run_args(prices: Path, results: Path, cache: Path, name: str = "run") -> list[str]:
+def run_args(prices: list[str], results: Path, cache: Path, name: str = "run") -> list[str]:
     return [
         "run",
         "--variant",
         "relatives",
-        "--prices",
-        str(prices),
+        *prices,
         *QUICK,
         "--results-dir",
         str(results),
@@ -87,8 +86,9 @@ def windows_line(stdout: str) -> tuple[int, int]:
 
 
 @pytest.fixture(scope="module")
-def prices(shared_data) -> Path:
-    return shared_data / "prices_monthly.csv"
+def prices(real_prices) -> list[str]:
+    """Flags that read the demo dataset's prices from a CSV."""
+    return real_prices.flags()
 
 
 @pytest.fixture(scope="module")

@@ -241,12 +241,14 @@ def test_terminal_table_names_the_month_and_sums_weights(result_and_data):
 
 
 @pytest.mark.slow
-def test_real_data_forecast_uses_no_month_after_its_cutoff(shared_data, tmp_path):
-    source = shared_data / "prices_monthly.csv"
+def test_real_data_forecast_uses_no_month_after_its_cutoff(real_prices, tmp_path):
+    source = real_prices.path
     raw = pd.read_csv(source, parse_dates=["date"])
-    short = tmp_path / "prices_to_2024-06.csv"
-    raw[raw["date"] <= "2024-06-01"].to_csv(short, index=False, date_format="%Y-%m-%d")
-    tiny = ["--variant", "relatives", "--end", "2024-06-01", "--min-train", "76"]
+    short = tmp_path / "prices_to_2021-06.csv"
+    raw[raw["date"] <= "2021-06-30"].to_csv(short, index=False, date_format="%Y-%m-%d")
+    tiny = ["--tickers", *real_prices.targets, "--relatives", *real_prices.relatives]
+    tiny += ["--start", real_prices.start]
+    tiny += ["--variant", "relatives", "--end", "2021-06-01", "--min-train", "64"]
     tiny += ["--strategies", "hist_mean", "lstm", "skill", "black_litterman"]
     outputs = []
     for name, path in (("full", source), ("short", short)):
@@ -254,23 +256,22 @@ def test_real_data_forecast_uses_no_month_after_its_cutoff(shared_data, tmp_path
         outputs.append((tmp_path / "results" / name / "forecast.csv").read_text())
     assert outputs[0] == outputs[1]
     table = pd.read_csv(tmp_path / "results" / "full" / "forecast.csv")
-    assert set(table["origin"]) == {"2024-06-30"}
-    assert set(table["forecast_month"]) == {"2024-07-31"}
+    assert set(table["origin"]) == {"2021-06-30"}
+    assert set(table["forecast_month"]) == {"2021-07-31"}
     assert np.isfinite(table["value"]).all()
 
 
 @pytest.mark.slow
-def test_real_data_base_path_starts_at_the_one_step_forecast(shared_data, tmp_path):
+def test_real_data_base_path_starts_at_the_one_step_forecast(real_prices, tmp_path):
     from backtest.data.prices import load_prices
     from backtest.engine.local import local_runner
 
     config = config_from_mapping(
-        {"variant": "base", "end": "2024-06-01", "min_train": 76, "epochs": 2, "units": (4, 2)}
-    )
-    prices = load_prices(
-        config.data.targets, config.data.start, config.data.end, shared_data / "prices_monthly.csv",
-        cache_dir=tmp_path / "data",
-    ).prices  # fmt: skip
+        {"variant": "base", "targets": real_prices.targets, "relatives": real_prices.relatives,
+         "start": real_prices.start, "end": "2021-06-01", "min_train": 64, "epochs": 2,
+         "units": (4, 2)}
+    )  # fmt: skip
+    prices = load_prices(config.data.targets, config.data.start, config.data.end, demo=True).prices
     store, runner = WindowStore(tmp_path / "windows"), local_runner(1)
     one = forecast_next(config, prices, store, runner, ["hist_mean", "lstm"], horizon=1)
     three = forecast_next(config, prices, store, runner, ["hist_mean", "lstm"], horizon=3)

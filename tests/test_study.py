@@ -11,7 +11,7 @@ import pytest
 
 import backtest.engine.walkforward as engine
 from backtest.cli import main
-from backtest.config import RunConfig, config_from_mapping
+from backtest.config import DataConfig, RunConfig, config_from_mapping
 from backtest.data.synthetic import MarketModel
 from backtest.engine.store import WindowStore
 from backtest.features import log_returns
@@ -190,15 +190,17 @@ def test_run_study_rejects_bad_input(small_model, fast_config, kwargs, match):
                   runner=linear_runner)  # fmt: skip
 
 
-def test_simulate_cli_writes_every_output(shared_data, tmp_path, monkeypatch, capsys):
+def test_simulate_cli_writes_every_output(real_prices, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(engine, "fit_window", linear_fit)
-    argv = [
-        "simulate", "--calibrate-on", str(shared_data / "prices_monthly.csv"),
+    assets = ["--tickers", *real_prices.targets, "--relatives", *real_prices.relatives]
+    assets += ["--start", real_prices.start, "--end", real_prices.end]
+    rest = [
         "--signal", "0", "0.1", "--paths", "1", "--months", "64", "--lookback", "1",
         "--min-train", "36", "--refit-every", "12", "--strategies", "hist_mean", "lstm",
         "skill", "james_stein", "--n-jobs", "1", "--no-progress", "--results-dir",
         str(tmp_path), "--cache-dir", str(tmp_path / "cache"), "--run-name", "s",
     ]  # fmt: skip
+    argv = ["simulate", "--calibrate-on", str(real_prices.path), *assets, *rest]
     assert main(argv) == 0
     out = tmp_path / "s"
     for name in (
@@ -218,7 +220,7 @@ def test_simulate_cli_writes_every_output(shared_data, tmp_path, monkeypatch, ca
     assert "## Findings" in text and "No signal (R2 = 0)" in text
     assert "known-truth study" in capsys.readouterr().out
     # The written model reads back and reproduces the study from TOML.
-    argv_toml = [*argv[:1], "--market-config", str(out / "market_model.toml"), *argv[3:]]
+    argv_toml = ["simulate", "--market-config", str(out / "market_model.toml"), *rest]
     argv_toml[argv_toml.index("s")] = "t"
     assert main(argv_toml) == 0
     again = pd.read_csv(tmp_path / "t" / "study_paths.csv")
@@ -240,20 +242,15 @@ STRONG = 0.25
 
 
 @pytest.fixture(scope="module")
-def lstm_study(shared_data, tmp_path_factory):
+def lstm_study(real_prices, tmp_path_factory):
     """Null and strong signal, 4 paths each, 180 months; a small LSTM that can learn.
 
     Tuned honestly: the seed's network (lookback 12, units 64/32, dropout) does not find even
     this strong one-lag linear signal in ~100 training samples; lookback 1, no dropout, units
     32/16 and a 3-member ensemble do.
     """
-    from backtest.data.prices import load_prices
-
-    base = RunConfig()
-    prices = load_prices(
-        [*base.data.targets, *base.data.relatives], base.data.start, base.data.end,
-        prices_path=shared_data / "prices_monthly.csv",
-    ).prices  # fmt: skip
+    base = RunConfig(data=DataConfig(real_prices.targets, real_prices.relatives))
+    prices = real_prices.prices
     model = MarketModel.calibrate(prices, base.data.targets, base.data.relatives)
     net = dataclasses.replace(
         base.model, lookback=1, units=(32, 16), dropout=0.0, learning_rate=3e-3, patience=20,

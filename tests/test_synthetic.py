@@ -4,27 +4,26 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backtest.data.demo import DEMO_RELATIVES, DEMO_TARGETS
 from backtest.data.synthetic import MarketModel, SyntheticMarket, conditional_mean, signal_loadings
 
-TARGETS = ["HWM", "NVDA", "MSI", "AMZN", "MA", "TSLA", "ALB"]
-RELATIVES = ["SPY", "QQQ", "XLK", "XLY", "XLI", "XLF", "XLB", "SMH", "ITA", "LIT"]
+TARGETS = list(DEMO_TARGETS)
+RELATIVES = list(DEMO_RELATIVES)
 N_LONG = 20_000
-# Tolerances in standard errors of the statistic under normal iid sampling. With 17 assets and
+# Tolerances in standard errors of the statistic under normal iid sampling. With 13 assets and
 # 136 correlations, 4.5 SE keeps a correct generator passing for any seed with high probability.
 N_SE = 4.5
 
 
 @pytest.fixture(scope="module")
-def real_prices(shared_data) -> pd.DataFrame:
-    prices = pd.read_csv(shared_data / "prices_monthly.csv", index_col="date", parse_dates=True)
-    prices = prices.loc["2016-11":"2025-09", TARGETS + RELATIVES]
-    prices.index = pd.DatetimeIndex(prices.index + pd.offsets.MonthEnd(0), name="date")
-    return prices
+def calibration_prices(real_prices) -> pd.DataFrame:
+    """The demo dataset's month-end prices (conftest)."""
+    return real_prices.prices[TARGETS + RELATIVES]
 
 
 @pytest.fixture(scope="module")
-def model(real_prices) -> MarketModel:
-    return MarketModel.calibrate(real_prices, TARGETS, RELATIVES)
+def model(calibration_prices) -> MarketModel:
+    return MarketModel.calibrate(calibration_prices, TARGETS, RELATIVES)
 
 
 def small_model(rho: float = 0.6) -> MarketModel:
@@ -51,8 +50,8 @@ def ols_r2(y: np.ndarray, x: np.ndarray) -> float:
 # --- calibration ------------------------------------------------------------------------------
 
 
-def test_calibrate_uses_sample_means_vols_and_shrunk_correlation(model, real_prices):
-    log_returns = np.log(real_prices).diff().dropna()
+def test_calibrate_uses_sample_means_vols_and_shrunk_correlation(model, calibration_prices):
+    log_returns = np.log(calibration_prices).diff().dropna()
     assert model.target_names == tuple(TARGETS) and model.relative_names == tuple(RELATIVES)
     np.testing.assert_allclose(model.target_mean, log_returns[TARGETS].mean(), rtol=1e-12)
     np.testing.assert_allclose(model.relative_mean, log_returns[RELATIVES].mean(), rtol=1e-12)
@@ -156,7 +155,7 @@ def test_simulated_frames_layout(model):
     market = model.simulate(36, signal_r2=0.05, random_state=6, start="2001-02")
     assert isinstance(market, SyntheticMarket)
     prices, log_returns = market.prices, market.log_returns
-    assert prices.shape == (37, 17) and log_returns.shape == (36, 17)
+    assert prices.shape == (37, 13) and log_returns.shape == (36, 13)
     assert list(prices.columns) == TARGETS + RELATIVES
     assert prices.index.name == "date" and log_returns.index.name == "date"
     assert prices.index[0] == pd.Timestamp("2001-02-28")
@@ -169,7 +168,8 @@ def test_simulated_frames_layout(model):
 
 
 def test_prices_overflow_is_reported(model):
-    market = model.simulate(N_LONG, signal_r2=0.0, random_state=7)
+    # 60,000 months of the demo's largest drift (AMD, ~2.6% a month) pass exp(709).
+    market = model.simulate(3 * N_LONG, signal_r2=0.0, random_state=7)
     with pytest.raises(OverflowError, match="overflow float64.*use `log_returns`"):
         _ = market.prices
 
@@ -204,9 +204,9 @@ def test_conditional_mean_uses_only_previous_month(model, rng):
 
 
 def test_conditional_mean_rejects_wrong_shape(model):
-    match = r"`relative_log_returns` must have shape \(n_periods, 10\)"
+    match = r"`relative_log_returns` must have shape \(n_periods, 6\)"
     with pytest.raises(ValueError, match=match):
-        conditional_mean(model, np.zeros((7, 10)), np.zeros((5, 3)))
+        conditional_mean(model, np.zeros((7, 6)), np.zeros((5, 3)))
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -234,7 +234,8 @@ def test_unseeded_simulation_runs():
     assert small_model().simulate(5, 0.0, None).log_returns.shape == (5, 4)
 
 
-def test_calibrate_rejects_missing_columns_and_gaps(real_prices):
+def test_calibrate_rejects_missing_columns_and_gaps(calibration_prices):
+    real_prices = calibration_prices
     with pytest.raises(ValueError, match=r"`prices` has no column\(s\) \['XYZ'\]"):
         MarketModel.calibrate(real_prices, ["XYZ"], RELATIVES)
     gappy = real_prices.copy()
