@@ -14,14 +14,17 @@ from backtest.engine.store import WindowStore
 from backtest.engine.walkforward import Runner, walk_forward
 from backtest.features import log_returns
 from backtest.portfolio.rebalance import MARKET, backtest_strategies, decide
+from backtest.reports.evidence import evidence_table, run_evidence
 from backtest.reports.files import (
-    verdict,
     write_config,
+    write_csv,
     write_forecast_outputs,
     write_strategy_outputs,
     write_summary,
 )
 from backtest.reports.run_dir import RunResult, load_run
+from backtest.reports.stability import write_stability_outputs
+from backtest.reports.verdict import verdict
 from strategies import StrategyName
 
 
@@ -102,7 +105,16 @@ def run_variant(
     )
     metrics = write_forecast_outputs(panel, out)
     performance = write_strategy_outputs(backtest, out, config.portfolio.risk_free)
-    text = verdict(metrics, performance, backtest.frame("net"), config.random_state)
+    evidence = run_evidence(
+        panel,
+        backtest,
+        config.portfolio.risk_aversion,
+        config.portfolio.risk_free,
+        random_state=config.random_state,
+    )
+    write_csv(evidence_table(evidence), out / "inference.csv")
+    write_stability_outputs(panel, backtest.frame("net"), out)
+    text = verdict(evidence)
     write_summary(
         out, f"Walk-forward backtest, variant '{config.variant.value}'", metrics, performance, text
     )

@@ -145,7 +145,19 @@ def test_performance_table_matches_pure_functions(rng):
     sr0 = expected_max_sharpe(50, per_period_sr.var(ddof=1))
     assert row["psr"] == pytest.approx(probabilistic_sharpe_ratio(ex["mv"]))
     assert row["dsr"] == pytest.approx(probabilistic_sharpe_ratio(ex["mv"], sr0))
-    assert (table["dsr"] < table["psr"]).all()
+    assert table["dsr"].notna().sum() == 1  # only the selected (best) configuration
+    assert row["dsr"] < row["psr"]
+
+
+def test_performance_table_deflates_over_trials_only(rng):
+    returns = pd.DataFrame(rng.normal(0.01, 0.04, (120, 4)), columns=["a", "b", "c", "bench"])
+    returns["bench"] = rng.normal(0.03, 0.02, 120)  # a benchmark with a very different Sharpe
+    table = performance_table(returns, trials=["a", "b", "c"])
+    sr = returns[["a", "b", "c"]].mean() / returns[["a", "b", "c"]].std(ddof=1)
+    sr0 = expected_max_sharpe(3, sr.var(ddof=1))
+    best = sr.idxmax()
+    assert table.loc[best, "dsr"] == pytest.approx(probabilistic_sharpe_ratio(returns[best], sr0))
+    assert np.isnan(table.loc["bench", "dsr"])
 
 
 def test_performance_table_defaults(rng):
@@ -156,7 +168,9 @@ def test_performance_table_defaults(rng):
     assert table.loc["lstm", "cagr"] == pytest.approx(cagr(returns["lstm"].iloc[10:]))
     sr = returns.mean() / returns.std(ddof=1)
     sr0 = expected_max_sharpe(3, sr.var(ddof=1))
-    assert table.loc["ew", "dsr"] == pytest.approx(probabilistic_sharpe_ratio(returns["ew"], sr0))
+    best = sr.idxmax()
+    expected = probabilistic_sharpe_ratio(returns[best].dropna(), sr0)
+    assert table.loc[best, "dsr"] == pytest.approx(expected)
     single = performance_table(returns[["ew"]])
     assert single.loc["ew", "dsr"] == pytest.approx(single.loc["ew", "psr"])
 

@@ -1,43 +1,45 @@
+"""Evidence gathered from strategy returns drives the verdict's conclusion."""
+
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+from statsmodels.stats.multitest import multipletests
 
-from backtest.reports.files import verdict
+from backtest.reports.evidence import Evidence, holm, strategy_evidence
+from backtest.reports.verdict import verdict
+
+BENCHMARKS = {"1/N": "equal_weight", "mean-variance on the historical mean": "hist_mean"}
 
 
-def _metrics(r2, p):
-    return pd.DataFrame(
-        {"r2_os_vs_mean": [r2, -0.01, r2], "cw_p": [p, 0.9, p]}, index=["A", "B", "pooled"]
+def _panel(rng, edge: float) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    market = rng.normal(0.008, 0.04, 120)
+    names = ["equal_weight", "hist_mean", "a", "b", "c", "d"]
+    net = pd.DataFrame(
+        {n: market + rng.normal(0, 0.01, 120) for n in names},
+        index=pd.date_range("2010-01-31", periods=120, freq="ME"),
     )
+    net["d"] += edge
+    turnover = pd.DataFrame(0.1, index=net.index, columns=names)
+    return net, net + 0.0001, turnover
 
 
-def _performance(sharpes):
-    roles = {
-        "hist_mean": "baseline",
-        "equal_weight": "benchmark",
-        "lstm": "strategy",
-        "skill": "strategy",
-    }
-    perf = pd.DataFrame({"sharpe": pd.Series(sharpes), "role": pd.Series(roles)})
-    return perf.sort_values("sharpe", ascending=False)
+def _verdict(net, gross, turnover) -> str:
+    rest = strategy_evidence(net, gross, turnover, ["a", "b", "c", "d"], BENCHMARKS, 5.0)
+    return verdict(Evidence(level=0.05, forecasts=(), mcs=None, **rest))
 
 
-def test_verdict_says_plainly_when_the_lstm_loses_and_nothing_beats_one_over_n():
-    text = verdict(
-        _metrics(-0.02, 0.8),
-        _performance({"hist_mean": 0.5, "equal_weight": 0.9, "lstm": 0.4, "skill": 0.6}),
-    )
-    assert "lost to the historical mean" in text
-    assert "No strategy beat equal weight" in text
-    assert "beat the mean on 0 of 2 tickers" in text.lower()
+def test_a_planted_winner_is_named_and_noise_is_not(rng):
+    text = _verdict(*_panel(rng, 0.01))
+    assert "Conclusion at 5%: d beat 1/N net of costs" in text
+    noise = _verdict(*_panel(rng, 0.0))
+    assert "Conclusion at 5%: nothing beat 1/N net of costs" in noise
 
 
-def test_verdict_qualifies_a_win_with_the_bootstrap_interval(rng):
-    perf = _performance({"hist_mean": 0.5, "equal_weight": 0.6, "lstm": 0.7, "skill": 0.65})
-    noise = pd.DataFrame(rng.normal(0.01, 0.05, (60, 4)), columns=perf.index)
-    text = verdict(_metrics(0.01, 0.01), perf, noise)
-    assert "beat the historical mean out of sample" in text
-    assert "within noise" in text
-    edge = noise.copy()
-    edge["lstm"] = noise["equal_weight"] + 0.03 + rng.normal(0, 0.002, 60)
-    assert "exceeds 1/N's" in verdict(_metrics(0.01, 0.01), perf, edge)
+def test_holm_matches_statsmodels_and_keeps_nan():
+    p = pd.Series([0.01, 0.04, np.nan, 0.03], index=list("abcd"))
+    adjusted = holm(p)
+    expected = multipletests([0.01, 0.04, 0.03], method="holm")[1]
+    np.testing.assert_allclose(adjusted[["a", "b", "d"]], expected)
+    assert np.isnan(adjusted["c"])
+    np.testing.assert_allclose(adjusted[["a", "b", "d"]], [0.03, 0.06, 0.06])

@@ -288,6 +288,7 @@ def performance_table(
     n_trials: int | None = None,
     risk_free: float = 0.0,
     periods_per_year: int = 12,
+    trials: list[str] | None = None,
 ) -> pd.DataFrame:
     """One row of summary statistics per strategy.
 
@@ -299,11 +300,13 @@ def performance_table(
         Per-period turnover and costs (fraction of wealth), same columns as ``returns``;
         ``avg_turnover`` is the mean and ``total_costs`` the sum of each column, NaN if absent.
     n_trials : int, optional
-        Number of configurations tried for the DSR; defaults to the number of columns.
+        Number of configurations tried for the DSR; defaults to the number of ``trials``.
     risk_free : float, default=0.0
         Annual risk-free rate, subtracted (per period) for sharpe, sortino, psr and dsr.
     periods_per_year : int, default=12
         Annualisation factor.
+    trials : list of str, optional
+        The columns that are configurations tried (benchmarks excluded); default all columns.
 
     Returns
     -------
@@ -313,9 +316,12 @@ def performance_table(
 
     Notes
     -----
-    ``psr`` tests against SR* = 0. ``dsr`` uses SR0 from :func:`expected_max_sharpe` with
-    N = ``n_trials`` and V[SR] = the variance (ddof=1) across the columns of their per-period
-    Sharpe ratios; NaN when that variance is undefined (one column, more than one trial).
+    ``psr`` tests against SR* = 0. ``dsr`` is given for the selected configuration only (the
+    trial with the highest Sharpe ratio; NaN elsewhere): SR0 from :func:`expected_max_sharpe`
+    with N = ``n_trials`` and V[SR] = the variance (ddof=1) of the trials' per-period Sharpe
+    ratios. Benchmarks are not trials: their very different Sharpe ratios would inflate V[SR].
+    :func:`backtest.evaluation.deflation.deflated_best` adds the effective N and the test
+    against 1/N.
 
     References
     ----------
@@ -327,10 +333,14 @@ def performance_table(
     _check_columns("costs", costs, returns)
     rf_period = (1.0 + risk_free) ** (1.0 / periods_per_year) - 1.0
     series = {col: returns[col].dropna().to_numpy(dtype=float) for col in returns.columns}
-    sr = np.array([_ratio((r - rf_period).mean(), r.std(ddof=1)) for r in series.values()])
-    var_sr = float(np.var(sr, ddof=1)) if sr.size > 1 else np.nan
-    n = returns.shape[1] if n_trials is None else n_trials
+    names = list(returns.columns) if trials is None else list(trials)
+    sr = pd.Series(
+        {c: _ratio((series[c] - rf_period).mean(), series[c].std(ddof=1)) for c in names}
+    )
+    var_sr = float(np.var(sr.to_numpy(), ddof=1)) if sr.size > 1 else np.nan
+    n = len(names) if n_trials is None else n_trials
     sr0 = expected_max_sharpe(n, var_sr) if n == 1 or np.isfinite(var_sr) else np.nan
+    best = sr.idxmax() if sr.notna().any() else None
     rows = []
     for col, r in series.items():
         ex = r - rf_period
@@ -342,6 +352,6 @@ def performance_table(
             turnover[col].mean() if turnover is not None else np.nan,
             costs[col].sum() if costs is not None else np.nan,
             hit_rate(r), probabilistic_sharpe_ratio(ex),
-            probabilistic_sharpe_ratio(ex, sr0) if np.isfinite(sr0) else np.nan,
+            probabilistic_sharpe_ratio(ex, sr0) if np.isfinite(sr0) and col == best else np.nan,
         ])  # fmt: skip
     return pd.DataFrame(rows, index=pd.Index(returns.columns, name="strategy"), columns=_COLUMNS)

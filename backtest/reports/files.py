@@ -14,12 +14,12 @@ import pandas as pd
 from backtest.engine.panel import ForecastPanel
 from backtest.engine.store import atomic_write_text
 from backtest.evaluation.forecasts import forecast_metrics
-from backtest.evaluation.overfitting import sharpe_difference_ci
 from backtest.evaluation.performance import performance_table
-from backtest.portfolio.rebalance import BASELINE, EQUAL_WEIGHT, StrategyBacktest
+from backtest.portfolio.rebalance import BASELINE, StrategyBacktest
 from backtest.reports.charts import forecast as forecast_charts
 from backtest.reports.charts import portfolio as portfolio_charts
 from backtest.reports.charts.style import strategy_colors
+from backtest.reports.evidence import holm
 
 _PACKAGES = ("numpy", "pandas", "scikit-learn", "scipy", "tensorflow", "keras", "joblib", "ta")
 
@@ -57,6 +57,9 @@ def write_forecast_outputs(panel: ForecastPanel, out: Path) -> pd.DataFrame:
     write_csv(panel.tidy(), out / "forecasts.csv")
     forecasts = panel.forecast()
     metrics = forecast_metrics(panel.realised, forecasts, panel.hist_mean)
+    # Per-ticker Clark-West is one test per ticker: Holm over the tickers; pooled is one test.
+    per_ticker = holm(metrics["cw_p"].drop(index="pooled"))
+    metrics["cw_p_holm"] = per_ticker.reindex(metrics.index).fillna(metrics["cw_p"])
     write_csv(metrics.rename_axis("ticker").reset_index(), out / "forecast_metrics.csv")
     write_csv(panel.diagnostics, out / "training_diagnostics.csv")
     forecast_charts.plot_cumulative_sse_difference(
@@ -84,8 +87,14 @@ def write_strategy_outputs(
     ).reset_index(level=0)
     tidy = returns.pivot_table(index=["date", "strategy"], columns="kind", values="value")
     write_csv(tidy.reset_index(), out / "portfolio_returns.csv")
+    trials = [s for s in net.columns if s not in backtest.benchmarks and s != BASELINE]
     performance = performance_table(
-        net, backtest.frame("turnover"), backtest.frame("costs"), n_trials, risk_free
+        net,
+        backtest.frame("turnover"),
+        backtest.frame("costs"),
+        n_trials,
+        risk_free,
+        trials=trials or None,
     )
     performance.insert(
         0,
@@ -128,80 +137,6 @@ def write_strategy_outputs(
         colors=colors,
     )
     return performance
-
-
-def verdict(
-    metrics: pd.DataFrame,
-    performance: pd.DataFrame | None,
-    net: pd.DataFrame | None = None,
-    random_state: int = 0,
-) -> str:
-    """Plain words on what beat what; says so when nothing beat the simple baselines.
-
-    With the strategies' ``net`` returns, the best strategy's Sharpe ratio is compared
-    with 1/N's by a seeded stationary bootstrap, so "beat" is qualified by its interval.
-    """
-    pooled = metrics.loc["pooled"]
-    lines = []
-    r2 = pooled["r2_os_vs_mean"]
-    cw_p = pooled["cw_p"]
-    if r2 > 0 and cw_p < 0.05:
-        lines.append(
-            f"The LSTM beat the historical mean out of sample (pooled R2_OS {r2:+.2%}, "
-            f"Clark-West p = {cw_p:.3f})."
-        )
-    elif r2 > 0:
-        lines.append(
-            f"The LSTM's pooled R2_OS against the historical mean is {r2:+.2%}, but Clark-West "
-            f"does not reject at 5% (p = {cw_p:.3f}): no reliable evidence of skill."
-        )
-    else:
-        lines.append(
-            f"The LSTM lost to the historical mean out of sample (pooled R2_OS {r2:+.2%}, "
-            f"Clark-West p = {cw_p:.3f}): its forecasts add no predictive skill here."
-        )
-    winners = [t for t in metrics.index if t != "pooled" and metrics.loc[t, "r2_os_vs_mean"] > 0]
-    lines.append(
-        f"It beat the mean on {len(winners)} of {len(metrics) - 1} tickers"
-        + (f" ({', '.join(winners)})." if winners else ".")
-    )
-    if performance is None:
-        return " ".join(lines)
-    sr = performance["sharpe"]
-    roles = performance["role"]
-    candidates = [s for s in sr.index if roles[s] != "benchmark"]
-    best = candidates[0]
-    lines.append(f"Best Sharpe ratio net of costs among the strategies: {best} ({sr[best]:.2f}).")
-    if EQUAL_WEIGHT in sr:
-        beat_ew = [s for s in candidates if sr[s] > sr[EQUAL_WEIGHT]]
-        if not beat_ew:
-            lines.append(
-                f"No strategy beat equal weight (1/N, Sharpe {sr[EQUAL_WEIGHT]:.2f}) net of costs."
-            )
-        else:
-            lines.append(f"Above 1/N's Sharpe ({sr[EQUAL_WEIGHT]:.2f}): {', '.join(beat_ew)}.")
-            if net is not None:
-                ci = sharpe_difference_ci(
-                    net[best].to_numpy(), net[EQUAL_WEIGHT].to_numpy(), random_state=random_state
-                )
-                if ci.ci_low > 0:
-                    lines.append(
-                        f"{best}'s Sharpe exceeds 1/N's by {ci.difference:.2f} (95% block-"
-                        f"bootstrap interval {ci.ci_low:.2f} to {ci.ci_high:.2f})."
-                    )
-                else:
-                    lines.append(
-                        f"But {best}'s edge over 1/N, {ci.difference:+.2f} in Sharpe, is within "
-                        f"noise (95% block-bootstrap interval {ci.ci_low:.2f} to "
-                        f"{ci.ci_high:.2f}): it does not reliably beat 1/N."
-                    )
-    if BASELINE in sr:
-        beat = [s for s in candidates if sr[s] > sr[BASELINE] and roles[s] == "strategy"]
-        lines.append(
-            "Strategies with a higher Sharpe than mean-variance on the raw historical mean "
-            f"({sr[BASELINE]:.2f}): " + (", ".join(beat) if beat else "none") + "."
-        )
-    return " ".join(lines)
 
 
 def _markdown(frame: pd.DataFrame, digits: int = 3) -> str:

@@ -1,0 +1,46 @@
+"""Rolling stability charts: 24-month R2_OS per model, Sharpe difference against 1/N."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib as mpl
+import pandas as pd
+from matplotlib.figure import Figure
+
+from backtest.reports.charts.style import (
+    STYLE,
+    format_date_axis,
+    line_style,
+    save_figure,
+    strategy_colors,
+)
+
+__all__ = ["plot_rolling_r2_os", "plot_rolling_sharpe_difference"]
+
+
+def _plot_lines(frame: pd.DataFrame, path: Path, title: str, ylabel: str, pct: bool) -> Path:
+    colors = strategy_colors(frame.columns)
+    with mpl.rc_context(STYLE):
+        fig = Figure(figsize=(8.0, 4.0), layout="constrained")
+        ax = fig.subplots()
+        for name in frame.columns:
+            ax.plot(frame.index, frame[name] * (100 if pct else 1), **line_style(name, colors))
+        ax.axhline(0.0, color="#333333", linewidth=0.9)
+        ax.set_title(title)
+        ax.set_ylabel(ylabel)
+        format_date_axis(ax)
+        ax.legend(fontsize="small", ncols=2)
+        return save_figure(fig, path)
+
+
+def plot_rolling_r2_os(rolling: pd.DataFrame, path: str | Path, window: int) -> Path:
+    """Trailing-``window`` pooled R2_OS (%) against the historical mean, one line per model."""
+    title = f"Rolling {window}-month pooled R\u00b2_OS against the historical mean"
+    return _plot_lines(rolling, Path(path), title, "R\u00b2_OS (%)", pct=True)
+
+
+def plot_rolling_sharpe_difference(rolling: pd.DataFrame, path: str | Path, window: int) -> Path:
+    """Trailing-``window`` annualised Sharpe ratio minus 1/N's, one line per strategy."""
+    title = f"Rolling {window}-month Sharpe ratio minus 1/N's (net of costs)"
+    return _plot_lines(rolling, Path(path), title, "Sharpe difference", pct=False)
