@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from backtest.features import Variant
 from backtest.splits import WindowKind
+from backtest.validation import check_values
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -240,6 +241,13 @@ def config_from_mapping(values: dict[str, Any], base: RunConfig | None = None) -
     """
     base = base or RunConfig()
     top, sections = _split_sections(dict(values))
+    # Types and ranges before any conversion (tuple("NVDA") would be four tickers).
+    raw = {**top, **sections}
+    if isinstance(raw.get("models"), list | tuple):
+        raw["models"] = {"names": raw["models"]}
+    elif not isinstance(raw.get("models"), dict):
+        raw.pop("models", None)
+    check_values({k: v for k, v in raw.items() if not dataclasses.is_dataclass(v)}, False)
     data = sections["data"]
     for key in ("targets", "relatives"):
         if key in data:
@@ -259,7 +267,9 @@ def config_from_mapping(values: dict[str, Any], base: RunConfig | None = None) -
         name: dataclasses.replace(top.pop(name, getattr(base, name)), **sections[name])
         for name in SECTIONS
     }
-    return dataclasses.replace(base, **top, **nested)
+    config = dataclasses.replace(base, **top, **nested)
+    check_values(config.to_dict())
+    return config
 
 
 def load_toml(path: str | os.PathLike) -> dict[str, Any]:

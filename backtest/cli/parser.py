@@ -14,6 +14,7 @@ from backtest.cli.args import (
     _add_variant_args,
     add_simulate_arguments,
 )
+from backtest.validation import SCHEMA, allowed
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,4 +45,22 @@ def build_parser() -> argparse.ArgumentParser:
         "simulate", help="known-truth study: the engine on synthetic markets with a planted signal"
     )
     add_simulate_arguments(simulate)
+    for command in (run, fc, simulate):
+        _show_ranges(command)
     return parser
+
+
+_DEST_KEY = {"tickers": "targets"}
+
+
+def _show_ranges(parser: argparse.ArgumentParser) -> None:
+    """Append each config flag's allowed values (from the one schema) to its help."""
+    for action in parser._actions:
+        key = _DEST_KEY.get(action.dest, action.dest)
+        if (
+            key in SCHEMA
+            and action.help
+            and not action.choices
+            and SCHEMA[key].flag in action.option_strings
+        ):
+            action.help = f"{action.help}; allowed: {allowed(key)}".replace("%", "%%")
