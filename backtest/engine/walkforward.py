@@ -177,7 +177,7 @@ def run_jobs(
     results: dict[str, dict[str, np.ndarray]] = {}
     todo = []
     for job in jobs:
-        cached = store.load(job.key)
+        cached = store.load(job.key, job.model)
         if cached is None:
             todo.append(job)
         else:
@@ -185,8 +185,9 @@ def run_jobs(
     stream = runner(fit_window, todo) if todo else iter(())
     if progress is not None:
         stream = progress(stream, len(todo))
+    models = {job.key: job.model for job in todo}
     for key, arrays in stream:
-        store.save(key, arrays)
+        store.save(key, arrays, models[key])
         results[key] = arrays
     return [results[job.key] for job in jobs], len(jobs) - len(todo)
 
