@@ -339,7 +339,7 @@ def _nan_row(daily: pd.DataFrame) -> pd.DataFrame:
         (lambda d: _yahoo(d.iloc[:0]), r"could not download AAA, BBB from Yahoo Finance"),
         (
             lambda d: _yahoo(d[["AAA"]]),
-            r"could not download BBB from Yahoo Finance \(got only AAA\)"
+            r"Yahoo returned no prices for BBB \(got only AAA\)"
             r".*the partial download was not cached",
         ),
         (
