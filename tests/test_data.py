@@ -167,6 +167,18 @@ def test_last_trading_day(month, expected):
     assert last_trading_day(pd.Period(month, "M")) == pd.Timestamp(expected)
 
 
+def test_last_trading_day_matches_the_exchanges_own_trading_days():
+    # Reference: the days on which the S&P 500 index was actually quoted (skfolio's file),
+    # 1990-01 .. 2022-11; their last day in each month is the month's last NYSE session.
+    from skfolio.datasets import load_sp500_index
+
+    days = load_sp500_index().loc[:"2022-11-30"].index
+    last = pd.Series(days, index=days.to_period("M")).groupby(level=0).max()
+    computed = [last_trading_day(month) for month in last.index]
+    assert len(last) == 395
+    assert [d.date() for d in computed] == [d.date() for d in last]
+
+
 def test_to_monthly_daily_takes_last_close_of_each_month(daily):
     monthly, notes = to_monthly(daily)
     expected = naive_month_end(daily)

@@ -9,26 +9,16 @@ their public names are re-exported here.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pandas.tseries.holiday import (
-    AbstractHolidayCalendar,
-    GoodFriday,
-    Holiday,
-    USLaborDay,
-    USMartinLutherKingJr,
-    USMemorialDay,
-    USPresidentsDay,
-    USThanksgivingDay,
-    nearest_workday,
-    sunday_to_monday,
-)
 
 from backtest.data.demo import demo_daily_prices, demo_source
 from backtest.data.yahoo import (
@@ -57,27 +47,34 @@ __all__ = [
 ]
 
 
-class _NYSEHolidays(AbstractHolidayCalendar):
-    # Only used to find a month's last trading day (Good Friday and Memorial Day can fall on it).
-    rules = [
-        Holiday("New Year's Day", month=1, day=1, observance=sunday_to_monday),
-        USMartinLutherKingJr,
-        USPresidentsDay,
-        GoodFriday,
-        USMemorialDay,
-        Holiday("Juneteenth", month=6, day=19, start_date="2022-01-01", observance=nearest_workday),
-        Holiday("Independence Day", month=7, day=4, observance=nearest_workday),
-        USLaborDay,
-        USThanksgivingDay,
-        Holiday("Christmas", month=12, day=25, observance=nearest_workday),
-    ]
+_CALENDAR_START = pd.Timestamp("1990-01-02")
+"""First session of exchange_calendars' XNYS calendar; earlier months count weekdays."""
+
+
+@functools.lru_cache(maxsize=1)
+def _nyse():
+    import exchange_calendars
+
+    with warnings.catch_warnings():
+        # Its pandas-deprecation warnings are the package's to fix, not a user's.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        calendar = exchange_calendars.get_calendar("XNYS", start=_CALENDAR_START)
+    return pd.DatetimeIndex(calendar.sessions).as_unit(DATE_UNIT)
 
 
 def last_trading_day(month: pd.Period) -> pd.Timestamp:
-    """Return the last NYSE trading day of ``month`` (regular holidays only, no ad-hoc closures)."""
+    """Return the last NYSE trading day of ``month``, from the ``exchange_calendars`` package.
+
+    Its XNYS calendar holds the regular holidays and the ad-hoc closures (national days of
+    mourning, Hurricane Sandy). Months outside it (before 1990, or more than about a year
+    ahead, where no prices exist yet) count weekdays instead.
+    """
     first, last = month.start_time.normalize(), month.end_time.normalize()
-    holidays = _NYSEHolidays().holidays(first, last)
-    return pd.bdate_range(first, last, freq="C", holidays=list(holidays))[-1]
+    sessions = _nyse()
+    if first < sessions[0] or last > sessions[-1]:
+        return pd.bdate_range(first, last, unit=DATE_UNIT)[-1]
+    return sessions[sessions.searchsorted(last, side="right") - 1]
 
 
 def _month_end_index(months: pd.PeriodIndex) -> pd.DatetimeIndex:
