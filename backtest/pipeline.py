@@ -104,7 +104,9 @@ def run_variant(
         market,
     )
     metrics = write_forecast_outputs(panel, out)
-    performance = write_strategy_outputs(backtest, out, config.portfolio.risk_free)
+    performance = write_strategy_outputs(
+        backtest, out, config.portfolio.risk_free, max_weight=config.portfolio.max_weight
+    )
     evidence = run_evidence(
         panel,
         backtest,

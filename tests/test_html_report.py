@@ -41,6 +41,9 @@ CHARTS = (
     "expected_returns_over_time.png",
     "cumulative_sse_difference.png",
     "forecast_vs_realised.png",
+    "tearsheet_yearly.png",
+    "tearsheet_rolling.png",
+    "tearsheet_distribution.png",
 )
 HOSTILE = "<script>alert('x')</script>"
 VERDICT = (
@@ -244,6 +247,26 @@ def test_report_has_every_section_in_order(run_dir):
         assert heading in page.headings
     for needed in ("Strategy ranking", "Overfitting statistics", "Shrinkage intensity"):
         assert needed in page.headings
+    for needed in ("Risk and relative performance", "Worst drawdowns", "Monthly returns, %"):
+        assert f"<h3>{needed}</h3>" in text
+
+
+def test_tear_sheet_covers_the_best_strategies_and_benchmarks(run_dir):
+    text = write_report(run_dir).read_text(encoding="utf-8")
+    sheet = text[text.index('id="tearsheet"') : text.index('id="weights"')]
+    for name in ("lstm", "blend_50", "equal_weight", "SPY"):
+        assert f"<h4>{name}</h4>" in sheet  # a monthly heatmap each
+    assert "<h4>hist_mean</h4>" not in sheet  # the baseline is not among the best
+    for header in ("Beta vs SPY", "IR vs 1/N", "CVaR 95%", "Excess kurtosis", "recovery"):
+        assert header in sheet
+    # The heatmap cell of lstm's first month is its net return in percent, coloured.
+    returns = pd.read_csv(run_dir / "portfolio_returns.csv")
+    first = returns[returns.strategy == "lstm"].net.iloc[0]
+    heat = sheet[sheet.index("<h4>lstm</h4>") :]
+    assert re.search(rf'style="background:rgb\([^"]+\)[^"]*">{100 * first:.1f}</td>', heat)
+    for name in CHARTS[-3:]:
+        assert name not in sheet  # embedded, not linked
+    assert sheet.count("<img ") == 3
 
 
 def test_every_image_is_an_embedded_png(run_dir):

@@ -16,9 +16,13 @@ from backtest.engine.store import atomic_write_text
 from backtest.evaluation.forecasts import forecast_metrics
 from backtest.evaluation.performance import performance_table
 from backtest.portfolio.rebalance import BASELINE, StrategyBacktest
-from backtest.reports.charts import forecast as forecast_charts
-from backtest.reports.charts import portfolio as portfolio_charts
-from backtest.reports.charts.style import strategy_colors
+from backtest.reports.charts.render import render_charts
+from backtest.reports.charts.run_charts import (
+    benchmark_order,
+    forecast_chart_jobs,
+    portfolio_chart_jobs,
+)
+from backtest.reports.charts.style import Palette
 from backtest.reports.evidence import holm
 
 _PACKAGES = ("numpy", "pandas", "scikit-learn", "scipy", "tensorflow", "keras", "joblib", "ta")
@@ -62,17 +66,16 @@ def write_forecast_outputs(panel: ForecastPanel, out: Path) -> pd.DataFrame:
     metrics["cw_p_holm"] = per_ticker.reindex(metrics.index).fillna(metrics["cw_p"])
     write_csv(metrics.rename_axis("ticker").reset_index(), out / "forecast_metrics.csv")
     write_csv(panel.diagnostics, out / "training_diagnostics.csv")
-    forecast_charts.plot_cumulative_sse_difference(
-        panel.realised, forecasts, panel.hist_mean, out / "cumulative_sse_difference.png"
-    )
-    forecast_charts.plot_forecast_vs_realised(
-        panel.realised, forecasts, panel.hist_mean, out / "forecast_vs_realised.png"
-    )
+    render_charts(forecast_chart_jobs(panel.realised, panel.forecasts, panel.hist_mean, out))
     return metrics
 
 
 def write_strategy_outputs(
-    backtest: StrategyBacktest, out: Path, risk_free: float, n_trials: int | None = None
+    backtest: StrategyBacktest,
+    out: Path,
+    risk_free: float,
+    n_trials: int | None = None,
+    max_weight: float | None = None,
 ) -> pd.DataFrame:
     """expected_returns.csv, weights.csv, portfolio_returns.csv, performance.csv, charts."""
     write_csv(backtest.expected, out / "expected_returns.csv")
@@ -105,37 +108,22 @@ def write_strategy_outputs(
     performance = performance.sort_values("sharpe", ascending=False)
     write_csv(performance.reset_index(), out / "performance.csv")
 
-    strategies = [s for s in backtest.results if s not in backtest.benchmarks]
-    # One colour per strategy across every chart, whatever subset a chart shows.
-    colors = strategy_colors(strategies)
-    portfolio_charts.plot_equity_curves(
-        net, out / "equity_curves.png", benchmarks=[*backtest.benchmarks, BASELINE], colors=colors
+    # One palette from the ranking: the best three strong, one colour per strategy throughout.
+    benchmarks = benchmark_order(backtest.benchmarks, BASELINE)
+    palette = Palette.from_ranking(list(performance.index), benchmarks)
+    tickers = list(backtest.results[BASELINE].weights.columns)
+    jobs = portfolio_chart_jobs(
+        net,
+        {s: r.weights for s, r in backtest.results.items()},
+        backtest.expected,
+        palette,
+        out,
+        baseline=BASELINE,
+        tickers=tickers,
+        max_weight=max_weight,
+        risk_free=risk_free,
     )
-    portfolio_charts.plot_weights_grid(
-        {s: backtest.results[s].weights for s in [*strategies, *backtest.benchmarks[:2]]},
-        out / "weights.png",
-    )
-    intensity = backtest.expected.pivot_table(
-        index="origin", columns="strategy", values="intensity", aggfunc="mean"
-    )
-    portfolio_charts.plot_intensity(
-        intensity[strategies], out / "shrinkage_intensity.png", colors=colors
-    )
-    last = backtest.expected[backtest.expected.origin == backtest.expected.origin.max()]
-    shrunk = last.pivot(index="ticker", columns="strategy", values="mu")[strategies]
-    forecast_charts.plot_expected_returns(
-        shrunk[BASELINE] if BASELINE in shrunk else shrunk.iloc[:, 0],
-        shrunk.drop(columns=[BASELINE], errors="ignore"),
-        out / "expected_returns.png",
-        f"Expected returns at {last.origin.max():%Y-%m}: historical mean vs shrunk",
-        colors=colors,
-    )
-    forecast_charts.plot_expected_returns_over_time(
-        backtest.expected[["date", "ticker", "strategy", "mu"]],
-        out / "expected_returns_over_time.png",
-        benchmarks=(BASELINE,),
-        colors=colors,
-    )
+    render_charts(jobs)
     return performance
 
 

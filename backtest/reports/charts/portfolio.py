@@ -14,12 +14,13 @@ from matplotlib.figure import Figure
 
 from backtest.reports.charts.style import (
     STYLE,
+    Palette,
     asset_colors,
     format_date_axis,
-    line_style,
     panel_grid,
     resolve_colors,
     save_figure,
+    title,
 )
 
 __all__ = [
@@ -27,7 +28,35 @@ __all__ = [
     "plot_intensity",
     "plot_weights",
     "plot_weights_grid",
+    "wealth_ticks",
 ]
+
+_NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)
+
+
+def wealth_ticks(low: float, high: float, max_ticks: int = 9) -> list[float]:
+    """Round wealth levels ($0.8, $1, $1.5, $2, ...) spanning ``[low, high]`` on a log axis.
+
+    The candidates are the :data:`_NICE` mantissas of every decade in range, thinned (always
+    keeping $1) until at most `max_ticks` remain.
+    """
+    decades = range(int(np.floor(np.log10(low))) - 1, int(np.ceil(np.log10(high))) + 1)
+    levels = sorted({round(m * 10.0**d, 10) for d in decades for m in _NICE})
+    inside = [v for v in levels if low <= v <= high]
+    step = 1
+    while len(inside[::step]) > max_ticks:
+        step += 1
+    ticks = inside[::step]
+    if len(ticks) < 3:  # a narrow range: plain linear steps
+        linear = mticker.MaxNLocator(5).tick_values(low, high)
+        ticks = [float(t) for t in linear if low <= t <= high]
+    if low <= 1.0 <= high and 1.0 not in ticks:
+        ticks = sorted({*ticks, 1.0})
+    return ticks
+
+
+def _money(value: float, _: object = None) -> str:
+    return f"${value:,.2f}".rstrip("0").rstrip(".") if value < 10 else f"${value:,.0f}"
 
 
 def plot_equity_curves(
@@ -35,10 +64,10 @@ def plot_equity_curves(
     path: str | Path,
     benchmarks: Sequence[str] = (),
     *,
-    colors: Mapping[str, Any] | None = None,
-    title: str = "Growth of $1, net of trading costs",
+    colors: Mapping[str, Any] | Palette | None = None,
+    title_text: str = "Growth of $1, net of trading costs",
 ) -> Path:
-    r"""Plot growth of $1 (log scale) with a drawdown panel beneath.
+    r"""Plot growth of $1 (log scale) with the drawdowns of the highlighted lines beneath.
 
     Parameters
     ----------
@@ -48,13 +77,12 @@ def plot_equity_curves(
     path : str or Path
         PNG file to write.
     benchmarks : sequence of str, default=()
-        Columns drawn as grey dashed benchmarks (e.g. equal weight, minimum variance).
-    colors : mapping of str to colour, optional
-        Strategy colours; default :func:`~backtest.reports.charts.style.strategy_colors` of the
-        non-benchmark
-        columns.
-    title : str
-        Figure title.
+        Columns drawn as black/grey dashed benchmarks (e.g. equal weight, minimum variance).
+    colors : Palette or mapping of str to colour, optional
+        The run's :class:`~backtest.reports.charts.style.Palette` (default: every column
+        strong, coloured by name).
+    title_text : str
+        Figure title; the period and its length are appended.
 
     Returns
     -------
@@ -66,77 +94,113 @@ def plot_equity_curves(
     Wealth :math:`W_t = \prod_{s \le t} (1 + r_s)` starts at 1 one month before the first
     return; drawdown :math:`W_t / \max_{s \le t} W_s - 1`; CAGR
     :math:`W_T^{12 / n} - 1` over the :math:`n` months of the column. The legend lists final
-    wealth and CAGR, sorted by final wealth.
+    wealth and CAGR in the palette's order; the drawdown panel shows only the strong lines
+    (best strategies and benchmarks), so it stays readable with many strategies.
     """
     palette = resolve_colors(list(net_returns.columns), benchmarks, colors)
     start = net_returns.index[0] - pd.offsets.MonthEnd(1)
     wealth = (1.0 + net_returns.fillna(0.0)).cumprod()
     wealth = pd.concat([pd.DataFrame(1.0, index=[start], columns=wealth.columns), wealth])
-    wealth.index.name = net_returns.index.name
     drawdown = wealth / wealth.cummax() - 1.0
     n_months = net_returns.notna().sum()
     final = wealth.iloc[-1]
     cagr = final ** (12.0 / n_months.clip(lower=1)) - 1.0
-    order = final.sort_values(ascending=False).index
+    order = palette.sort(net_returns.columns)
+    period = (
+        f"{net_returns.index[0]:%b %Y} to {net_returns.index[-1]:%b %Y} ({len(net_returns)} months)"
+    )
     with mpl.rc_context(STYLE):
-        fig = Figure(figsize=(12.0, 7.0), layout="constrained")
-        ax, ax_dd = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
-        for name in order:
-            style = line_style(name, palette, benchmarks)
-            style["label"] = f"{name}  ${final[name]:,.2f}  ({cagr[name]:+.1%}/yr)"
-            ax.plot(wealth.index, wealth[name].to_numpy(), **style)
-            style.pop("label")
-            ax_dd.plot(drawdown.index, 100 * drawdown[name].to_numpy(), **{**style, "linewidth": 1})
+        fig = Figure(figsize=(12.0, 7.0))
+        ax, ax_dd = fig.subplots(
+            2,
+            1,
+            sharex=True,
+            gridspec_kw={
+                "height_ratios": (3, 1),
+                "left": 0.07,
+                "right": 0.70,
+                "top": 0.91,
+                "bottom": 0.06,
+                "hspace": 0.08,
+            },
+        )
+        for name in order[::-1]:  # the strongest lines last, on top
+            style = palette.line(name)
+            label = f"{name}  {_money(final[name])}  ({cagr[name]:+.1%}/yr)"
+            ax.plot(wealth.index, wealth[name].to_numpy(), label=label, **style)
+            if palette.strong(name):
+                ax_dd.plot(
+                    drawdown.index, 100 * drawdown[name].to_numpy(), **{**style, "linewidth": 1.2}
+                )
         ax.set_yscale("log")
-        ax.yaxis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0)))
-        ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"${v:g}"))
-        ax.yaxis.set_minor_formatter(mticker.NullFormatter())
+        low, high = float(wealth.min().min()), float(wealth.max().max())
+        ax.set_ylim(low / 1.04, high * 1.04)
+        ax.yaxis.set_major_locator(mticker.FixedLocator(wealth_ticks(low / 1.04, high * 1.04)))
+        ax.yaxis.set_major_formatter(mticker.FuncFormatter(_money))
+        ax.yaxis.set_minor_locator(mticker.NullLocator())
         ax.axhline(1.0, color="black", linewidth=0.6)
         ax.set_ylabel("wealth, $ (log scale)")
-        ax.set_title(title, loc="left", fontsize=12)
+        handles, labels = ax.get_legend_handles_labels()
         ax.legend(
-            loc="upper left", bbox_to_anchor=(1.01, 1.0), title="final wealth (CAGR)", frameon=False
+            handles[::-1],
+            labels[::-1],
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            title="final wealth (CAGR/yr)",
+            frameon=False,
         )
         ax_dd.set_ylabel("drawdown, %")
         ax_dd.yaxis.set_major_formatter(mticker.PercentFormatter(decimals=0))
-        format_date_axis(ax_dd)
+        ax_dd.text(
+            1.01, 0.5, "drawdowns of the\nbold lines only", transform=ax_dd.transAxes, fontsize=8
+        )
+        format_date_axis(ax_dd, wealth.index)
+        title(fig, f"{title_text}, {period}", "log scale: equal vertical steps = equal % gains")
         return save_figure(fig, path)
 
 
-def _stack_weights(ax: Any, weights: pd.DataFrame, palette: Mapping[str, Any]) -> None:
-    """Stack long weights above zero and short weights below it, in percent."""
-    x = weights.index
-    colours = [palette[c] for c in weights.columns]
-    values = 100 * weights.fillna(0.0).to_numpy().T
-    ax.stackplot(
-        x,
-        np.clip(values, 0, None),
-        colors=colours,
-        labels=list(weights.columns),
-        linewidth=0.2,
-        edgecolor="white",
-    )
+def _stack_weights(
+    ax: Any, weights: pd.DataFrame, palette: Mapping[str, Any], cap: float | None
+) -> None:
+    """Stack long weights above zero and short weights below it, in percent, as monthly steps.
+
+    Each target weight is held for the month after its decision, so the areas are steps
+    (``step="post"``) that run one month past the last decision.
+    """
+    end = weights.index[-1] + pd.offsets.MonthEnd(1)
+    held = pd.concat([weights, weights.iloc[[-1]].set_axis([end])])
+    x = held.index
+    colours = [palette[c] for c in held.columns]
+    values = 100 * held.fillna(0.0).to_numpy().T
+    kw = {"colors": colours, "linewidth": 0.0, "step": "post"}
+    ax.stackplot(x, np.clip(values, 0, None), labels=list(held.columns), **kw)
     if (values < 0).any():
-        ax.stackplot(x, np.clip(values, None, 0), colors=colours, linewidth=0.2, edgecolor="white")
+        ax.stackplot(x, np.clip(values, None, 0), **kw)
         ax.axhline(0.0, color="black", linewidth=0.8)
+    if cap is not None:
+        ax.axhline(100 * cap, color="black", linewidth=1.0, linestyle="--", label="cap per asset")
     ax.yaxis.set_major_formatter(mticker.PercentFormatter(decimals=0))
-    ax.set_xlim(x[0], x[-1])
     ax.grid(axis="x", visible=False)
-    format_date_axis(ax)
+    format_date_axis(ax, x)
+    ax.set_xlim(x[0], x[-1])
 
 
-def plot_weights(weights: pd.DataFrame, path: str | Path, title: str) -> Path:
-    """Plot one strategy's portfolio weights over time as a stacked area.
+def plot_weights(
+    weights: pd.DataFrame, path: str | Path, title_text: str, *, cap: float | None = None
+) -> Path:
+    """Plot one strategy's portfolio weights over time as stacked monthly steps.
 
     Parameters
     ----------
     weights : pd.DataFrame of shape (n_periods, n_assets)
-        Target weights indexed by decision month. Negative (short) weights are stacked below
-        zero.
+        Target weights indexed by decision month, columns in the tickers' order. Negative
+        (short) weights are stacked below zero.
     path : str or Path
         PNG file to write.
-    title : str
+    title_text : str
         Figure title, typically the strategy name.
+    cap : float, optional
+        The per-asset weight cap, drawn as a dashed line.
 
     Returns
     -------
@@ -144,33 +208,36 @@ def plot_weights(weights: pd.DataFrame, path: str | Path, title: str) -> Path:
         `path`.
     """
     with mpl.rc_context(STYLE):
-        fig = Figure(figsize=(10.0, 4.5), layout="constrained")
-        ax = fig.subplots()
-        _stack_weights(ax, weights, asset_colors(list(weights.columns)))
+        fig, (ax,) = panel_grid(1, 1, (8.0, 3.5), right=1.4)
+        _stack_weights(ax, weights, asset_colors(list(weights.columns)), cap)
         ax.set_ylabel("portfolio weight, %")
-        ax.set_title(title, loc="left", fontsize=12)
         handles, labels = ax.get_legend_handles_labels()
         ax.legend(
-            handles[::-1],
-            labels[::-1],
-            loc="upper left",
-            bbox_to_anchor=(1.01, 1.0),
-            frameon=False,
-            title="asset",
+            handles[::-1], labels[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False
         )
+        title(fig, title_text)
         return save_figure(fig, path)
 
 
-def plot_weights_grid(weights_by_strategy: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
+def plot_weights_grid(
+    weights_by_strategy: Mapping[str, pd.DataFrame],
+    path: str | Path,
+    *,
+    tickers: Sequence[str] | None = None,
+    cap: float | None = None,
+) -> Path:
     """Plot every strategy's stacked weights as small multiples with one shared asset legend.
 
     Parameters
     ----------
     weights_by_strategy : mapping of str to pd.DataFrame of shape (n_periods, n_assets)
-        Target weights per strategy, all with the same assets (colours follow the first
-        frame's column order).
+        Target weights per strategy, indexed by decision month, in panel order.
     path : str or Path
         PNG file to write.
+    tickers : sequence of str, optional
+        Asset order (stacking bottom-up, legend and colours); default the first frame's.
+    cap : float, optional
+        The per-asset weight cap, drawn as a dashed line in every panel.
 
     Returns
     -------
@@ -179,18 +246,23 @@ def plot_weights_grid(weights_by_strategy: Mapping[str, pd.DataFrame], path: str
     """
     if not weights_by_strategy:
         raise ValueError("`weights_by_strategy` is empty; pass at least one strategy's weights.")
-    assets = list(next(iter(weights_by_strategy.values())).columns)
+    assets = list(tickers or next(iter(weights_by_strategy.values())).columns)
     palette = asset_colors(assets)
     with mpl.rc_context(STYLE):
-        fig, axes = panel_grid(len(weights_by_strategy), 3, (4.2, 2.4), extra_height=0.9)
+        fig, axes = panel_grid(len(weights_by_strategy), 3, (3.9, 1.9), extra_height=0.35)
         for ax, (name, w) in zip(axes, weights_by_strategy.items(), strict=True):
-            _stack_weights(ax, w[[a for a in assets if a in w]], palette)
+            _stack_weights(ax, w[[a for a in assets if a in w]], palette, cap)
             ax.set_title(name, loc="left")
         for ax in axes[::3]:
             ax.set_ylabel("weight, %")
         handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncols=len(assets), frameon=False)
-        fig.suptitle("Portfolio weights by strategy (target weights at each rebalance)")
+        fig.legend(handles, labels, loc="lower center", ncols=len(labels), frameon=False)
+        cap_text = f"; dashed: the {cap:.0%} cap per asset" if cap is not None else ""
+        title(
+            fig,
+            "Portfolio weights by strategy",
+            f"target weights set at each monthly rebalance and held for the month{cap_text}",
+        )
         return save_figure(fig, path)
 
 
@@ -198,9 +270,9 @@ def plot_intensity(
     intensity: pd.DataFrame,
     path: str | Path,
     *,
-    colors: Mapping[str, Any] | None = None,
+    colors: Mapping[str, Any] | Palette | None = None,
 ) -> Path:
-    """Plot each strategy's shrinkage intensity over time.
+    """Plot the shrinkage intensity over time of each strategy whose intensity varies.
 
     Parameters
     ----------
@@ -209,33 +281,48 @@ def plot_intensity(
         indexed by decision month: 0 keeps the historical mean, 1 uses the target/forecast.
     path : str or Path
         PNG file to write.
-    colors : mapping of str to colour, optional
-        Strategy colours; default :func:`~backtest.reports.charts.style.strategy_colors` of the
-        columns.
+    colors : Palette or mapping of str to colour, optional
+        The run's palette.
 
     Returns
     -------
     Path
         `path`.
+
+    Notes
+    -----
+    Strategies whose intensity never moves (fixed blends, the raw forecast, the historical
+    mean: constant by design) get no panel; they are listed with their value under the title.
     """
     palette = resolve_colors(list(intensity.columns), (), colors)
-    order = intensity.mean().sort_values(ascending=False).index
+    spread = intensity.max() - intensity.min()
+    constant = [c for c in intensity.columns if not spread[c] > 1e-9]
+    varying = [c for c in palette.sort(intensity.columns) if c not in constant]
+    fixed = ", ".join(f"{c} = {intensity[c].dropna().iloc[0]:.2f}" for c in constant) or "none"
     with mpl.rc_context(STYLE):
-        fig, axes = panel_grid(len(order), 5, (3.0, 2.1), extra_height=0.5, sharey=True)
-        for ax, name in zip(axes, order, strict=True):
-            # Every other strategy as a faint backdrop, so each panel also shows the spread.
-            for other in order.drop(name):
-                ax.plot(intensity.index, intensity[other].to_numpy(), color="#d9d9d9", lw=0.8)
-            ax.plot(intensity.index, intensity[name].to_numpy(), color=palette[name], lw=2.0)
+        n = max(1, len(varying))
+        ncols = int(np.ceil(n / np.ceil(n / 4)))  # balanced rows: 5 panels as 3 + 2
+        fig, axes = panel_grid(n, ncols, (3.0, 1.8), margins=(0.6, 0.2, 0.75, 0.4))
+        for ax, name in zip(axes, varying, strict=False):
+            for other in varying:
+                if other != name:
+                    ax.plot(intensity.index, intensity[other].to_numpy(), color="#dddddd", lw=0.8)
+            ax.step(
+                intensity.index, intensity[name].to_numpy(), where="post", lw=1.8,
+                color=palette.color(name),
+            )  # fmt: skip
             for level in (0.0, 1.0):
                 ax.axhline(level, color="black", linewidth=0.7, linestyle=":")
             ax.set_title(f"{name} (mean {intensity[name].mean():.2f})", loc="left")
             ax.set_ylim(-0.05, 1.05)
-            format_date_axis(ax)
-        for ax in axes[::5]:
-            ax.set_ylabel("intensity")
-        fig.suptitle(
-            "Shrinkage intensity over time: 0 = historical mean, 1 = target/forecast "
-            "(panels sorted by mean intensity)"
+            format_date_axis(ax, intensity.index)
+        if not varying:
+            axes[0].text(0.5, 0.5, "no strategy's intensity varies", ha="center")
+        for ax in axes[::ncols]:
+            ax.set_ylabel("intensity s")
+        title(
+            fig,
+            "Shrinkage intensity over time: s = 0 keeps the historical mean, 1 the target",
+            f"constant by design (no panel): {fixed}",
         )
         return save_figure(fig, path)

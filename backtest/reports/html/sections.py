@@ -18,6 +18,7 @@ from backtest.reports.html.tables import (
     performance_table_html,
     wealth_table,
 )
+from backtest.reports.html.tearsheet import tearsheet
 from backtest.reports.html.template import esc, facts, figure, key_values, missing, paragraph
 from backtest.reports.html.template import section as _section
 
@@ -150,7 +151,9 @@ def equity(run: RunResult) -> str:
                 run.path("equity_curves.png"),
                 "Equity curves and drawdowns of every strategy and benchmark",
                 "Growth of $1 invested at the first out-of-sample month, net of trading costs "
-                "(log scale); lower panel: drawdown from the running peak.",
+                "(log scale); bold: the three best strategies by Sharpe ratio and the "
+                "benchmarks, faded: the others. Lower panel: drawdown from the running peak, "
+                "of the bold lines.",
             ),
             wealth_table(run.portfolio_returns, run.performance)
             if run.portfolio_returns is not None
@@ -166,7 +169,8 @@ def weights(run: RunResult) -> str:
             figure(
                 run.path("weights.png"),
                 "Stacked portfolio weights of each strategy over time",
-                "Target weights chosen at each monthly rebalance, per strategy.",
+                "Target weights chosen at each monthly rebalance and held for the month "
+                "(steps), per strategy; the dashed line is the per-asset cap.",
             ),
             latest_weights_table(run.weights, _assets(run, "targets"), run.performance)
             if run.weights is not None
@@ -239,8 +243,9 @@ def squared_errors(run: RunResult) -> str:
         run.path("cumulative_sse_difference.png"),
         "Cumulative squared-error difference, historical mean minus LSTM, per asset",
         "Goyal-Welch plot: cumulative SSE of the historical mean minus that of the LSTM. "
-        "A rising curve means the LSTM is beating the mean over that stretch; a falling one "
-        "that it is losing. The final value is the whole-sample gain.",
+        "A rising curve means the LSTM is beating the mean over that stretch (blue area: "
+        "ahead), a falling one that it is losing (orange: behind). The final value is the "
+        "whole-sample gain, in squared percent of monthly log return (a 5% error is 25 %²).",
     )
 
 
@@ -249,10 +254,9 @@ def forecast_vs_realised(run: RunResult) -> str:
     return figure(
         run.path("forecast_vs_realised.png"),
         "LSTM forecasts and historical mean against realised monthly returns, per asset",
-        "Grey bars: the realised monthly log return (left axis). Solid blue line: the LSTM "
-        "forecast made for that month; dashed red line: the historical mean (both on the right "
-        "axis, whose scale is usually much smaller: forecasts are far less volatile than "
-        "returns).",
+        "Grey bars: the realised monthly log return. Solid line: the LSTM forecast made for "
+        "that month; dashed black line: the historical mean. All on one axis, so the "
+        "forecasts' small size against the returns they forecast shows as it is.",
     )
 
 
@@ -266,6 +270,7 @@ SECTIONS: tuple[tuple[str, str, Callable[[RunResult], str]], ...] = (
     ("configuration", "Run configuration and data", configuration),
     ("ranking", "Strategy ranking", ranking),
     ("equity", "Equity curves and drawdowns", equity),
+    ("tearsheet", "Tear sheet: the best strategies and the benchmarks", tearsheet),
     ("weights", "Portfolio weights", weights),
     ("shrinkage", "Shrinkage intensity", shrinkage),
     ("expected-returns", "Expected returns before and after shrinkage", expected_returns),
