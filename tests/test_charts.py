@@ -23,6 +23,12 @@ from backtest.reports.charts.portfolio import (
     wealth_ticks,
 )
 from backtest.reports.charts.render import ChartJob, render_charts
+from backtest.reports.charts.run_charts import (
+    benchmark_order,
+    forecast_chart_jobs,
+    portfolio_chart_jobs,
+    tearsheet_selection,
+)
 from backtest.reports.charts.style import (
     DPI,
     HIGHLIGHT_PALETTE,
@@ -283,3 +289,51 @@ def test_parallel_render_writes_the_same_pngs_as_one_process(rng, tmp_path):
     assert [p.name for p in parallel] == ["parallel_y.png", "parallel_r.png"]
     for a, b in zip(serial, parallel, strict=True):
         assert a.read_bytes() == b.read_bytes()
+
+
+def test_a_runs_chart_jobs_draw_every_chart(rng, forecasts, tmp_path):
+    names = ["skill@lstm", "js@lstm", "bl@ridge", "hist_mean", "lstm@ridge"]
+    benchmarks = ["min_variance", "equal_weight", "SPY"]
+    net = _returns(rng, [*names, *benchmarks])
+    weights = {s: _weights(rng) for s in [*names, "min_variance", "equal_weight"]}
+    weights["SPY"] = pd.DataFrame(1.0, index=_months(), columns=["SPY"])
+    origins = _months() - pd.offsets.MonthEnd(1)
+    expected = pd.DataFrame(
+        [
+            (o, d, t, s, rng.normal(0.01, 0.01), 0.5 if s == "lstm@ridge" else rng.uniform())
+            for o, d in zip(origins, _months(), strict=True)
+            for t in TICKERS
+            for s in names
+        ],
+        columns=["origin", "date", "ticker", "strategy", "mu", "intensity"],
+    )
+    order = benchmark_order(benchmarks, "hist_mean")
+    assert order == ["equal_weight", "SPY", "min_variance", "hist_mean"]
+    palette = Palette.from_ranking(names[::-1], order)
+    realised, forecast, bench = forecasts
+    jobs = [
+        *forecast_chart_jobs(realised, {"lstm": forecast, "ridge": forecast / 2}, bench, tmp_path),
+        *portfolio_chart_jobs(
+            net, weights, expected, palette, tmp_path, baseline="hist_mean", tickers=TICKERS,
+            max_weight=0.4,
+        ),
+    ]  # fmt: skip
+    written = render_charts(jobs, n_jobs=1)
+    assert sorted(p.name for p in written) == sorted(
+        [
+            "cumulative_sse_difference.png",
+            "forecast_vs_realised.png",
+            "equity_curves.png",
+            "weights.png",
+            "shrinkage_intensity.png",
+            "expected_returns.png",
+            "expected_returns_over_time.png",
+            "tearsheet_yearly.png",
+            "tearsheet_rolling.png",
+            "tearsheet_distribution.png",
+        ]
+    )
+    for path in written:
+        _assert_png(path, 5.0, 2.5)
+    chosen = tearsheet_selection(palette, list(net.columns), "hist_mean")
+    assert chosen == ["lstm@ridge", "bl@ridge", "js@lstm", "equal_weight", "SPY", "min_variance"]

@@ -146,7 +146,6 @@ def portfolio_chart_jobs(
             ),
             {"colors": palette, "tickers": list(tickers)},
         ),
-        ChartJob(tearsheet_charts.plot_monthly_heatmaps, (chosen, out / "tearsheet_monthly.png")),
         ChartJob(
             tearsheet_charts.plot_yearly_returns,
             (chosen, out / "tearsheet_yearly.png"),

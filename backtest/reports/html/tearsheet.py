@@ -27,7 +27,7 @@ from backtest.reports.html.template import (
 from backtest.reports.tearsheet import drawdown_table, monthly_returns, risk_table
 
 if TYPE_CHECKING:
-    from backtest.reports.run_dir import RunOutputs
+    from backtest.reports.run_dir import RunResult
 
 __all__ = ["monthly_heatmap", "selection", "tearsheet"]
 
@@ -101,16 +101,13 @@ def _drawdowns(net: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     return out.set_index("strategy")
 
 
-def tearsheet(run: RunOutputs) -> str:
+def tearsheet(run: RunResult) -> str:
     """Risk table, worst drawdowns, monthly heatmaps and the tear-sheet charts."""
-    if run.portfolio_returns is None:
-        return missing("portfolio_returns.csv", "Monthly returns missing")
-    pr = run.portfolio_returns
-    net = pr.pivot(index="date", columns="strategy", values="net")
-    net.index = pd.DatetimeIndex(pd.to_datetime(net.index))
+    net = run.net
     names = [s for s in selection(run.performance) if s in net.columns]
-    risk_free = float(((run.config.get("config") or {}).get("portfolio") or {}).get("risk_free", 0))
-    risk = risk_table(net[names], risk_free=risk_free)
+    if not names:
+        return missing("portfolio_returns.csv", "Monthly returns of the ranked strategies missing")
+    risk = risk_table(net[names], risk_free=run.risk_free)
     cols = [c for c in _RISK_COLUMNS if c in risk.columns]
     scale = float(np.nanmax(np.abs(net[names].to_numpy())))
     parts = [
