@@ -126,6 +126,7 @@ def make_run(out: Path, rng: np.random.Generator, charts: Path) -> Path:
             "r2_os_vs_mean": rng.normal(0, 0.02, 4),
             "cw_t": rng.normal(size=4),
             "cw_p": [0.01, 0.3, 0.6, 0.2],
+            "cw_p_holm": [0.03, 0.6, 0.6, 0.2],  # Holm over 3 tickers; pooled is its own
         }
     )
     _write(out / "forecast_metrics.csv", metrics)
@@ -324,7 +325,8 @@ def test_forecast_metrics_table_per_ticker(run_dir):
     for ticker in TICKERS:
         assert f"<td>{ticker}</td>" in block
     assert '<tr class="pooled"><td>pooled</td>' in block
-    assert '<td class="num sig">0.010</td>' in block  # cw_p < 0.05 in bold
+    assert '<td class="num sig">0.030</td>' in block  # Holm-adjusted p < 0.05 in bold
+    assert '<td class="num sig">0.010</td>' not in block  # the unadjusted p is not bold
 
 
 def test_missing_required_file_is_a_clear_error(run_dir):

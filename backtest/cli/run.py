@@ -22,7 +22,7 @@ from backtest.reports.staging import results_dir
 
 def print_summary(result: RunResult, out: Path) -> None:
     """A short table for the terminal."""
-    cols = ["n_months", "rmse", "r2_os_vs_mean", "r2_os_vs_zero", "directional_accuracy", "cw_p"]
+    cols = ["n_months", "rmse", "r2_os_vs_mean", "r2_os_vs_zero", "cw_p", "cw_p_holm"]
     perf_cols = ["role", "cagr", "ann_vol", "sharpe", "max_drawdown", "avg_turnover", "dsr"]
     metrics, performance = result.forecast_metrics, result.performance
     windows = result.data.get("windows", {})

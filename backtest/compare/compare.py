@@ -22,14 +22,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtest.compare.report import comparison_markdown, plot_pbo_logits, verdict
+from backtest.compare.report import comparison_markdown, forecast_sentences, plot_pbo_logits
 from backtest.compare.result import ComparisonResult
 from backtest.compare.runs import configuration_returns, forecast_panel, run_labels
-from backtest.compare.stats import FEW_MONTHS, choose_n_blocks, forecast_tests, sharpe_table
+from backtest.compare.stats import FEW_MONTHS, forecast_tests, sharpe_table
 from backtest.engine.store import atomic_write_text
-from backtest.evaluation.overfitting import probability_of_backtest_overfitting
+from backtest.evaluation.overfitting import choose_n_blocks, probability_of_backtest_overfitting
+from backtest.evaluation.snooping import model_confidence_set, pooled_squared_errors
 from backtest.portfolio.rebalance import EQUAL_WEIGHT
-from backtest.reports.run_dir import load_run
+from backtest.reports.evidence import Evidence, model_evidence, strategy_evidence
+from backtest.reports.run_dir import RunResult, load_run
+from backtest.reports.verdict import verdict
 
 __all__ = [
     "ComparisonResult",
@@ -105,7 +108,7 @@ def compare_runs(
             f"no {EQUAL_WEIGHT!r} portfolio in the runs {[str(p) for p in run_dirs]}; rerun "
             "them with the default benchmarks."
         )
-    n_blocks = choose_n_blocks(returns.shape[0], max_blocks)
+    n_blocks = choose_n_blocks(returns.shape[0], max_blocks=max_blocks)
     if returns.shape[0] < FEW_MONTHS:
         spans = ", ".join(
             f"{lab} {r.net.index.min():%Y-%m}..{r.net.index.max():%Y-%m}"
@@ -124,10 +127,6 @@ def compare_runs(
         returns, EQUAL_WEIGHT, risk_free, n_boot, mean_block, alpha, seed
     )
     table = meta.join(stats_table).sort_values("sharpe", ascending=False, kind="stable")
-    table["beats_1N"] = (
-        (table["sharpe_diff_vs_1N"] > 0) & (table["p_holm"] < alpha) & (table["dsr"] >= 1 - alpha)
-    )
-    table["best"] = table.index == table.index[0]
     undefined = list(table.index[table["ci_low"].isna() & (table.index != EQUAL_WEIGHT)])
     if undefined:
         notes.append(
@@ -136,7 +135,16 @@ def compare_runs(
             "compare over more months."
         )
     excess = returns - ((1.0 + risk_free) ** (1 / 12) - 1.0)
-    pbo = probability_of_backtest_overfitting(excess, n_blocks)
+    trials = list(table.index[table["role"] == "strategy"]) or list(table.index)
+    evidence = grid_evidence(runs, labels, excess, table, trials, alpha, seed)
+    spa_1n = evidence.superiority[0] if evidence.superiority else None
+    table["beats_1N"] = table.index.isin(spa_1n.superior if spa_1n else ())
+    best = evidence.best or str(table.index[0])
+    table["best"] = table.index == best
+    # CSCV over the configurations tried: benchmarks are not candidates for selection.
+    pbo = probability_of_backtest_overfitting(
+        excess[trials] if len(trials) > 1 else excess, n_blocks
+    )
     logits = pd.DataFrame(
         {"logit": pbo.logits, "is_sharpe": pbo.is_performance, "oos_sharpe": pbo.oos_performance},
         index=pd.RangeIndex(pbo.n_splits, name="split"),
@@ -153,9 +161,9 @@ def compare_runs(
         prob_oos_loss=pbo.prob_oos_loss,
         n_blocks=n_blocks,
         logits=logits,
-        best=str(table.index[0]),
-        best_dsr=float(table["dsr"].iloc[0]),
-        expected_max_sharpe=sr0,
+        best=best,
+        best_dsr=evidence.deflated.dsr_vs_zero if evidence.deflated else float("nan"),
+        expected_max_sharpe=evidence.deflated.expected_max_sharpe if evidence.deflated else sr0,
         risk_free=risk_free,
         alpha=alpha,
         n_boot=n_boot,
@@ -164,7 +172,54 @@ def compare_runs(
         verdict="",
         notes=tuple(notes),
     )
-    return replace(result, verdict=verdict(result))
+    caution = (
+        [f"Caution: only {result.n_months} common months, too few for reliable tests."]
+        if result.n_months < FEW_MONTHS
+        else []
+    )
+    text = " ".join([*caution, verdict(evidence), *forecast_sentences(result)])
+    return replace(result, verdict=text)
+
+
+def grid_evidence(
+    runs: list[RunResult],
+    labels: list[str],
+    excess: pd.DataFrame,
+    table: pd.DataFrame,
+    trials: list[str],
+    level: float,
+    seed: int,
+) -> Evidence:
+    """The verdict's tests across the grid: each variant's models, every configuration tried.
+
+    SPA and StepM test every configuration of every variant against 1/N and against the
+    first run's mean-variance on the historical mean; DSR and PBO count all of them as trials;
+    the MCS holds every variant's models and the historical mean on their common months.
+    """
+    panels = {label: forecast_panel(run) for label, run in zip(labels, runs, strict=True)}
+    forecasts, all_models = [], {}
+    for label, run in zip(labels, runs, strict=True):
+        models = {f"{label}/{m}": f for m, f in run.forecasts.items() if m != "hist_mean"}
+        found, _, _ = model_evidence(run.realised, models, run.forecasts["hist_mean"], level, seed)
+        forecasts += found
+        all_models.update(models)
+    first = panels[labels[0]]
+    losses = pooled_squared_errors(
+        first["realised"], {**all_models, "hist_mean": first["hist_mean"]}
+    )
+    try:
+        mcs = model_confidence_set(losses, level=level, random_state=seed)
+    except ValueError:
+        mcs = None
+    baselines = list(table.index[table["role"] == "baseline"])
+    benchmarks = {"1/N": EQUAL_WEIGHT}
+    if baselines:
+        benchmarks["mean-variance on the historical mean"] = baselines[0]
+    gamma = runs[0].config.portfolio.risk_aversion
+    rest = strategy_evidence(
+        excess, None, None, trials, benchmarks, gamma, level=level, random_state=seed
+    )
+    return Evidence(level=level, forecasts=tuple(forecasts), mcs=mcs, **rest)
 
 
 def _csv(frame: pd.DataFrame, path: Path, index: bool) -> None:

@@ -10,119 +10,32 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from backtest.compare.stats import FEW_MONTHS
 from backtest.engine.store import atomic_write_bytes
-from backtest.portfolio.rebalance import EQUAL_WEIGHT
 from backtest.reports.charts.style import DPI, STYLE
 
 if TYPE_CHECKING:
     from backtest.compare.result import ComparisonResult
 
-__all__ = ["comparison_markdown", "plot_pbo_logits", "verdict"]
+__all__ = ["comparison_markdown", "forecast_sentences", "plot_pbo_logits"]
 
 
-def _best_sentences(res: ComparisonResult) -> list[str]:
-    t = res.table
-    row = t.loc[res.best]
-    n = res.n_configurations
-    sig = "survives" if res.best_dsr >= 1 - res.alpha else "does not survive"
-    out = [
-        f"{n} configurations tried over {res.n_months} common months "
-        f"({res.returns.index[0]:%Y-%m} to {res.returns.index[-1]:%Y-%m}).",
-        f"The best net Sharpe ratio is {res.best}'s ({row['sharpe']:.2f}). The best of {n} "
-        f"configurations without skill would show about {res.expected_max_sharpe:.2f} by luck; "
-        f"against that, its deflated Sharpe ratio is {res.best_dsr:.2f}, so it {sig} the "
-        f"deflation for {n} trials at {1 - res.alpha:.0%}.",
-    ]
-    if res.n_months < FEW_MONTHS:
-        out.insert(0, f"Caution: only {res.n_months} common months, too few for reliable tests.")
-    if res.best == EQUAL_WEIGHT:
-        out.append("The best configuration is equal weight (1/N) itself.")
-    else:
-        excl = "excludes" if row["ci_low"] > 0 or row["ci_high"] < 0 else "includes"
-        if not np.isfinite([row["ci_low"], row["ci_high"]]).all():
-            excl = "is undefined (too few months): it cannot exclude"
-        out.append(
-            f"Its Sharpe ratio minus equal weight's ({t.loc[EQUAL_WEIGHT, 'sharpe']:.2f}) is "
-            f"{row['sharpe_diff_vs_1N']:+.2f}, {1 - res.alpha:.0%} bootstrap CI "
-            f"[{row['ci_low']:+.2f}, {row['ci_high']:+.2f}], which {excl} zero."
-        )
-    return out
-
-
-def _equal_weight_sentence(res: ComparisonResult) -> str:
-    winners = res.winners
-    if winners:
-        return (
-            f"{', '.join(winners)} beat{'s' if len(winners) == 1 else ''} equal weight after "
-            f"deflation (Sharpe difference > 0 with Holm-adjusted p < {res.alpha:g} over "
-            f"{res.n_configurations - 1} comparisons, and deflated Sharpe >= {1 - res.alpha:.2f})."
-        )
-    t = res.table.drop(index=EQUAL_WEIGHT)
-    above = list(t.index[t["ci_low"] > 0])
-    tail = (
-        f" {len(above)} of {len(t)} have a bootstrap CI above zero "
-        f"({', '.join(above)}), before adjusting for multiple comparisons."
-        if above
-        else f" None of the {len(t)} has a bootstrap CI for the difference above zero."
-    )
-    return (
-        "No configuration beats equal weight after deflation: none has a Sharpe ratio above "
-        f"1/N's that stays significant after adjusting for the {len(t)} comparisons (Holm) with "
-        f"a deflated Sharpe ratio >= {1 - res.alpha:.2f}." + tail
-    )
-
-
-def _pbo_sentence(res: ComparisonResult) -> str:
-    splits = len(res.logits)
-    head = f"PBO = {res.pbo:.2f} ({splits} CSCV splits, {res.n_blocks} blocks): "
-    if res.pbo > 0.5:
-        return head + (
-            "the in-sample winner is more likely than not to underperform (fall below the "
-            "median configuration) out of sample; choosing by backtest is overfitting."
-        )
-    if res.pbo > 0.1:
-        return head + (
-            f"the in-sample winner falls in the bottom half out of sample in {res.pbo:.0%} of "
-            "the splits; the ranking is only partly stable."
-        )
-    return head + (
-        "the in-sample winner stays in the top half out of sample in "
-        f"{1 - res.pbo:.0%} of the splits; the ranking is stable (low risk of backtest "
-        "overfitting), which alone says nothing about beating 1/N."
-    )
-
-
-def _forecast_sentences(res: ComparisonResult) -> list[str]:
+def forecast_sentences(res: ComparisonResult) -> list[str]:
+    """Pooled Diebold-Mariano between the variants' forecasts (Clark-West is in the verdict)."""
     ft = res.forecast_tests
     pooled = ft[ft["ticker"] == "pooled"]
-    cw = pooled[pooled["test"] == "clark_west"]
-    skilled = list(cw.loc[cw["p_value"] < res.alpha, "variant"])
-    out = [
-        "Pooled Clark-West: the LSTM beats the historical mean at "
-        f"{res.alpha:.0%} in " + (", ".join(skilled) if skilled else "no variant") + "."
-    ]
     dm = pooled[pooled["test"] == "diebold_mariano"]
-    if not dm.empty:
-        sig = dm[dm["p_value"] < res.alpha]
-        pairs = [
-            f"{r.variant if r.statistic > 0 else r.versus} is more accurate than "
-            f"{r.versus if r.statistic > 0 else r.variant} (p = {r.p_value:.3f})"
-            for r in sig.itertuples()
-        ]
-        out.append(
-            "Pooled Diebold-Mariano between variants: "
-            + ("; ".join(pairs) + "." if pairs else f"no pair differs at {res.alpha:.0%}.")
-        )
-    return out
-
-
-def verdict(res: ComparisonResult) -> str:
-    """The comparison's conclusion in plain words (best configuration, 1/N, PBO, forecasts)."""
-    return " ".join(
-        [*_best_sentences(res), _equal_weight_sentence(res), _pbo_sentence(res),
-         *_forecast_sentences(res)]
-    )  # fmt: skip
+    if dm.empty:
+        return []
+    sig = dm[dm["p_value"] < res.alpha]
+    pairs = [
+        f"{r.variant if r.statistic > 0 else r.versus} is more accurate than "
+        f"{r.versus if r.statistic > 0 else r.variant} (p = {r.p_value:.3f})"
+        for r in sig.itertuples()
+    ]
+    return [
+        f"Pooled Diebold-Mariano between variants (two-sided, {res.alpha:.0%}): "
+        + ("; ".join(pairs) + "." if pairs else "no pair differs.")
+    ]
 
 
 def _markdown(frame: pd.DataFrame, digits: int = 3) -> str:
@@ -149,18 +62,21 @@ def comparison_markdown(res: ComparisonResult) -> str:
         f"Sharpe ratios are annualised, net of costs, over the {res.n_months} common months "
         f"(risk-free {res.risk_free:g} a year). The difference against equal weight (1/N) has a "
         f"{1 - res.alpha:.0%} stationary-bootstrap CI ({res.n_boot} resamples, mean block "
-        f"{res.mean_block:g} months, seed {res.random_state}); p_holm adjusts its p-value for "
-        f"{res.n_configurations - 1} comparisons. dsr is the deflated Sharpe ratio with "
-        f"N = {res.n_configurations}. Benchmarks (variant 'all') are one configuration each, "
-        "not one per variant.",
+        f"{res.mean_block:g} months, seed {res.random_state}), a description; p_holm adjusts "
+        f"its p-value for {res.n_configurations - 1} comparisons. beats_1N marks the "
+        "configurations in Romano-Wolf's StepM set against 1/N (the verdict's test). dsr is "
+        "each row's deflated Sharpe ratio as if selected; only the best's answers the "
+        "selection question, and the verdict's DSR counts the strategies only. Benchmarks "
+        "(variant 'all') are one configuration each, not one per variant.",
         "",
         _markdown(res.table.reset_index()),
         "",
         "## Probability of backtest overfitting",
         "",
-        f"CSCV over the {res.n_months} x {res.n_configurations} matrix of monthly net returns "
-        f"with {res.n_blocks} blocks (the largest even number <= 16 leaving 2 months per "
-        f"block): PBO = {res.pbo:.3f}; P(winner below the out-of-sample median) = "
+        f"CSCV over the {res.n_months} months of the configurations tried (benchmarks "
+        f"excluded) with {res.n_blocks} blocks (the even number in 8..16 that drops the fewest "
+        f"months): PBO = {res.pbo:.3f} (its bootstrap interval is in the verdict); "
+        "P(winner below the out-of-sample median) = "
         f"{res.prob_oos_below_median:.3f}; P(winner loses money out of sample) = "
         f"{res.prob_oos_loss:.3f}. Logits: pbo_logits.csv, pbo_logits.png.",
         "",

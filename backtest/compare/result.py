@@ -27,7 +27,7 @@ class ComparisonResult:
     pbo, prob_oos_below_median, prob_oos_loss : float
         CSCV probability of backtest overfitting and companions.
     n_blocks : int
-        CSCV blocks S (:func:`backtest.compare.stats.choose_n_blocks`).
+        CSCV blocks S (:func:`backtest.evaluation.overfitting.choose_n_blocks`).
     logits : pandas.DataFrame
         One row per CSCV split: logit, is_sharpe, oos_sharpe (per-month Sharpe of the
         in-sample winner in and out of sample).

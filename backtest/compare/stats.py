@@ -11,6 +11,7 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
+from statsmodels.stats.multitest import multipletests
 
 from backtest.evaluation.forecasts import clark_west, diebold_mariano, pooled_clark_west
 from backtest.evaluation.overfitting import sharpe_by_column, sharpe_difference_ci
@@ -20,7 +21,6 @@ __all__ = [
     "FEW_MONTHS",
     "FORECAST_TEST_COLUMNS",
     "SHARPE_TABLE_COLUMNS",
-    "choose_n_blocks",
     "diebold_mariano_differential",
     "forecast_tests",
     "holm_adjust",
@@ -40,41 +40,6 @@ CLARK_WEST = "clark_west"
 POOLED = "pooled"
 
 
-def choose_n_blocks(n_periods: int, max_blocks: int = 16) -> int:
-    """CSCV blocks S for T = ``n_periods`` rows: the largest even S <= max_blocks with T >= 2S.
-
-    Parameters
-    ----------
-    n_periods : int
-        Number of common months T.
-    max_blocks : int, default=16
-        Upper bound; 16 is the paper's choice (12,870 splits).
-
-    Returns
-    -------
-    int
-        ``min(max_blocks, T // 2)`` rounded down to an even number.
-
-    Notes
-    -----
-    Every block then holds at least 2 months, so each half of a split has at least S months
-    and a Sharpe ratio with a defined standard deviation. More blocks give more splits (a
-    smoother logit distribution) but shorter, noisier blocks.
-
-    References
-    ----------
-    Bailey, D. H., Borwein, J. M., Lopez de Prado, M. and Zhu, Q. J. (2017). The probability
-    of backtest overfitting. Journal of Computational Finance 20(4), 39-69.
-    """
-    n_blocks = min(max_blocks, n_periods // 2) // 2 * 2
-    if n_blocks < 2:
-        raise ValueError(
-            f"CSCV needs at least 4 common months (2 blocks of 2), got n_periods={n_periods}; "
-            "compare runs that share more forecast months."
-        )
-    return n_blocks
-
-
 def holm_adjust(p_values: np.ndarray) -> np.ndarray:
     """Holm step-down adjusted p-values (family-wise error rate), NaN left as NaN.
 
@@ -91,11 +56,9 @@ def holm_adjust(p_values: np.ndarray) -> np.ndarray:
     """
     p = np.asarray(p_values, dtype=float)
     out = np.full(p.shape, np.nan)
-    finite = np.flatnonzero(np.isfinite(p))
-    order = finite[np.argsort(p[finite], kind="stable")]
-    m = order.size
-    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
-    out[order] = np.maximum.accumulate(scaled)
+    finite = np.isfinite(p)
+    if finite.any():
+        out[finite] = multipletests(p[finite], method="holm")[1]
     return out
 
 

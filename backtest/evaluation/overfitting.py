@@ -341,7 +341,7 @@ def choose_n_blocks(n_periods: int, min_blocks: int = 8, max_blocks: int = 16) -
     upper = min(max_blocks, n_periods // 2) // 2 * 2
     if upper < 2:
         raise ValueError(
-            f"CSCV needs at least 4 months (2 blocks of 2), got n_periods={n_periods}; "
+            f"CSCV needs at least 4 common months (2 blocks of 2), got n_periods={n_periods}; "
             "compare runs that share more forecast months."
         )
     lower = min(max(2, min_blocks + min_blocks % 2), upper)

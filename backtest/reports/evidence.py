@@ -8,6 +8,7 @@ value); :mod:`backtest.reports.verdict` only words it. Any number of models and 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,8 +131,8 @@ def model_evidence(
 
 def strategy_evidence(
     net: pd.DataFrame,
-    gross: pd.DataFrame,
-    turnover: pd.DataFrame,
+    gross: pd.DataFrame | None,
+    turnover: pd.DataFrame | None,
     strategies: list[str],
     benchmarks: Mapping[str, str],
     gamma: float,
@@ -145,7 +146,7 @@ def strategy_evidence(
     ----------
     net, gross, turnover : DataFrame of shape (n_months, n_columns)
         Monthly net and gross returns and turnover of strategies and benchmarks (excess of the
-        risk-free rate for net).
+        risk-free rate for net); without gross and turnover there is no break-even cost.
     strategies : list of str
         The configurations tried (benchmarks excluded).
     benchmarks : mapping of str to str
@@ -167,30 +168,39 @@ def strategy_evidence(
     for column in benchmarks.values():
         candidates = [s for s in strategies if s != column]
         if column in net and candidates:
-            superiority.append(
-                superiority_test(net, column, candidates, level=level, random_state=random_state)
-            )
+            with suppress(ValueError):  # too few months for a block bootstrap
+                superiority.append(
+                    superiority_test(
+                        net, column, candidates, level=level, random_state=random_state
+                    )
+                )
     equal = benchmarks.get("1/N")
     trials = net[strategies]
-    deflated = deflated_best(trials, net[equal] if equal in net else None, n_trials)
-    best = deflated.best
-    lw = (
-        sharpe_difference_test(net[best], net[equal], alpha=level, random_state=random_state)
-        if equal in net
-        else None
-    )
     try:
-        pbo = pbo_interval(trials, alpha=level, random_state=random_state)
+        deflated = deflated_best(trials, net[equal] if equal in net else None, n_trials)
     except ValueError:
-        pbo = None
+        deflated = None
+    best = deflated.best if deflated is not None else None
+    lw = pbo = None
+    if best is not None and equal in net:
+        with suppress(ValueError):
+            lw = sharpe_difference_test(
+                net[best], net[equal], alpha=level, random_state=random_state
+            )
+    with suppress(ValueError):
+        pbo = pbo_interval(trials, alpha=level, random_state=random_state)
     economic = {}
     for column in benchmarks.values():
-        if column in net and column != best:
-            economic[column] = economic_value(
-                net[best], net[column], gamma, gross.loc[net.index, best],
-                turnover.loc[net.index, best], gross.loc[net.index, column],
-                turnover.loc[net.index, column], alpha=level, random_state=random_state,
-            )  # fmt: skip
+        if best is None or column not in net or column == best or len(net) < 12:
+            continue
+        costs = (
+            (gross.loc[net.index, best], turnover.loc[net.index, best],
+             gross.loc[net.index, column], turnover.loc[net.index, column])
+            if gross is not None and turnover is not None else (None,) * 4
+        )  # fmt: skip
+        economic[column] = economic_value(
+            net[best], net[column], gamma, *costs, alpha=level, random_state=random_state
+        )
     return {
         "superiority": tuple(superiority),
         "best": best,

@@ -145,14 +145,17 @@ def _economic_sentences(ev: Evidence) -> list[str]:
     for column, value in ev.economic.items():
         be = value.break_even_bps
         even = (
-            "never (it trades no more than the benchmark)" if np.isinf(be.estimate)
-            else f"{be.estimate:.0f} bps per unit turnover ([{be.low:.0f}, {be.high:.0f}])"
+            "" if np.isnan(be.estimate)
+            else ", edge gone at a cost of never (it trades no more than the benchmark)"
+            if np.isinf(be.estimate)
+            else f", edge gone at a cost of {be.estimate:.0f} bps per unit turnover "
+            f"([{be.low:.0f}, {be.high:.0f}])"
         )  # fmt: skip
         out.append(
             f"Economic value of {ev.best} over {ev.label(column)} at risk aversion "
             f"{ev.gamma:g}: CER gain {_interval(value.cer_gain, '% a year', 2)}, "
-            f"performance fee {_interval(value.fee_bps, ' bps a year', 0)}, edge gone at a "
-            f"cost of {even}; {1 - ev.level:.0%} bootstrap intervals."
+            f"performance fee {_interval(value.fee_bps, ' bps a year', 0)}{even}; "
+            f"{1 - ev.level:.0%} bootstrap intervals."
         )
     return out
 

@@ -229,7 +229,8 @@ def forecast_metrics(run: RunResult) -> str:
             paragraph(
                 "Monthly log-return forecasts of the LSTM against the expanding historical mean, "
                 "out of sample. R\u00b2_OS > 0 (green) means smaller squared errors than the "
-                "benchmark; Clark-West p < 0.05 (bold) is evidence of predictive skill. "
+                "benchmark. Per-ticker Clark-West p-values are Holm-adjusted over the tickers; "
+                "only an adjusted p < 0.05 (bold) is evidence of predictive skill. "
                 "Hover a header for its definition."
             ),
             forecast_metrics_table(run.forecast_metrics),

@@ -50,7 +50,12 @@ FORECAST_COLUMNS: dict[str, tuple[str, Formatter, str]] = {
     "r2_os_vs_zero": ("R\u00b2_OS vs zero", fmt_pct(2, True), "1 - SSE(LSTM) / SSE(zero)"),
     "r2": ("R\u00b2", fmt_pct(2, True), "1 - SSE / total sum of squares around the mean"),
     "cw_t": ("Clark-West t", fmt_num(2), "MSE-adjusted t statistic against the mean"),
-    "cw_p": ("Clark-West p", fmt_num(3), "one-sided p-value; < 0.05 is evidence of skill"),
+    "cw_p": ("Clark-West p", fmt_num(3), "one-sided p-value of this ticker alone"),
+    "cw_p_holm": (
+        "Clark-West p (Holm)",
+        fmt_num(3),
+        "Holm-adjusted over the tickers (pooled: its own single test); < 0.05 is evidence",
+    ),
 }
 
 
@@ -91,13 +96,13 @@ def performance_table_html(performance: pd.DataFrame) -> str:
 def _signed(column: str, value: object) -> str:
     if column.startswith("r2") and isinstance(value, float):
         return "pos" if value > 0 else "neg" if value < 0 else ""
-    if column == "cw_p" and isinstance(value, float):
+    if column == "cw_p_holm" and isinstance(value, float):
         return "sig" if value < 0.05 else ""
     return ""
 
 
 def forecast_metrics_table(metrics: pd.DataFrame) -> str:
-    """forecast_metrics.csv with R2_OS coloured by sign and significant p-values in bold."""
+    """forecast_metrics.csv with R2_OS coloured by sign and Holm-adjusted rejections in bold."""
     spec = _spec(metrics, FORECAST_COLUMNS)
     return table(
         spec.pop("frame"),
@@ -209,9 +214,11 @@ def sharpe_deflation_table(performance: pd.DataFrame) -> str:
     n = len(performance)
     text = (
         "PSR is the probability that the true Sharpe ratio is above zero; DSR deflates it for "
-        f"the number of configurations tried (by default the {n} strategies and benchmarks of "
-        "this run, which understates the search when several variants were tried). A DSR of "
-        "0.95 or more (bold) means the edge survives that deflation at the 5% level."
+        "the number of configurations tried and is given for the selected (best) strategy "
+        f"only, counting the strategies of this run (benchmarks excluded; {n} rows here), which "
+        "understates the search when several variants were tried. A DSR of 0.95 or more "
+        "(bold) means the edge survives that deflation at the 5% level; the verdict also "
+        "deflates against 1/N's Sharpe."
     )
     parts = [f"<p>{esc(text)}</p>"]
     if {"sharpe", "dsr"} <= set(performance.columns) and performance["sharpe"].notna().any():
@@ -229,7 +236,7 @@ def sharpe_deflation_table(performance: pd.DataFrame) -> str:
             ew = performance.loc[EQUAL_WEIGHT]
             said += (
                 f"; that is a test against luck, not against equal weight (1/N: Sharpe "
-                f"{ew['sharpe']:.2f}, DSR {ew['dsr']:.3f})"
+                f"{ew['sharpe']:.2f}; see the verdict's SPA and Ledoit-Wolf tests)"
             )
         parts.append(
             f"<p><b>Best in this run: {esc(best)}</b> (Sharpe "
