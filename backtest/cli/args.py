@@ -214,6 +214,15 @@ _CONFIG_ARGS = (
 )
 
 
+def config_sets(args: argparse.Namespace, key: str) -> bool:
+    """Whether the flags or the TOML file set ``key`` (rather than the default)."""
+    if getattr(args, key, None) is not None:
+        return True
+    values = load_toml(args.config) if getattr(args, "config", None) else {}
+    section = next((v for v in values.values() if isinstance(v, dict) and key in v), None)
+    return key in values or section is not None
+
+
 def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, list[str]]:
     """Defaults, overlaid by the TOML file, overlaid by flags; and the variants to run."""
     values = load_toml(args.config) if args.config else {}

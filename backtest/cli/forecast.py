@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+from datetime import date, timedelta
 
+from backtest.cli.args import config_sets
 from backtest.config import RunConfig
 from backtest.engine.store import WindowStore
 from backtest.live.forecast import forecast_next
@@ -26,7 +29,7 @@ def forecast_command(args: argparse.Namespace, config: RunConfig, variants: list
 
     for variant in variants:  # refuse an impossible horizon before loading or training
         check_horizon(variant, args.horizon)
-    data = load_data(config, args)
+    config, data = _latest_data(config, args, load_data)
     for note in data.notes:
         print(f"note: {note}", file=sys.stderr)
     runner = make_runner(args)
@@ -44,3 +47,37 @@ def forecast_command(args: argparse.Namespace, config: RunConfig, variants: list
             write_forecast(result, out, cfg, data)
         print(format_forecast(result))
         print(f"results: {final}/")
+
+
+def _latest_data(config: RunConfig, args: argparse.Namespace, load_data):
+    """The prices to forecast from: up to ``--end`` if given, else the last complete month.
+
+    Says which month is forecast and from what data, and warns loudly when the data stop
+    before the previous calendar month (the "next month" would already be past).
+    """
+    import pandas as pd
+
+    explicit = config_sets(args, "end")
+    if not explicit:
+        config = dataclasses.replace(config, data=dataclasses.replace(config.data, end=None))
+    data = load_data(config, args)
+    last = data.prices.index[-1]
+    config = dataclasses.replace(
+        config, data=dataclasses.replace(config.data, end=f"{last:%Y-%m-01}")
+    )
+    target = last + pd.offsets.MonthEnd(1)
+    how = "--end" if explicit else "the last complete month of the data"
+    print(
+        f"forecasting {target:%Y-%m} from {data.source}, data through {last:%Y-%m} ({how})",
+        file=sys.stderr,
+    )
+    today = date.today()
+    previous = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    if last.date().replace(day=1) < previous:
+        print(
+            f"warning: the data end in {last:%Y-%m} but the previous calendar month is "
+            f"{previous:%Y-%m}: {target:%Y-%m} is already past, so this is not a forecast "
+            "of the coming month; update the prices (or pass --end on purpose)",
+            file=sys.stderr,
+        )
+    return config, data
