@@ -97,19 +97,35 @@ def comparison_markdown(res: ComparisonResult) -> str:
 
 
 def plot_pbo_logits(logits: np.ndarray, pbo: float, path: str | Path) -> Path:
-    """Histogram of the CSCV logits with the zero line; mass left of zero is the PBO."""
+    """Histogram of the CSCV logits; the overfit side (logit <= 0, mass = the PBO) shaded."""
     import matplotlib as mpl
 
     with mpl.rc_context(STYLE):
-        fig = Figure(figsize=(6.4, 3.6), layout="constrained")
+        fig = Figure(figsize=(6.4, 3.6))
+        fig.subplots_adjust(left=0.1, right=0.97, top=0.88, bottom=0.16)
         ax = fig.subplots()
         finite = logits[np.isfinite(logits)]
-        ax.hist(finite, bins=min(40, max(5, finite.size // 10)), color="#1f77b4", alpha=0.8)
-        ax.axvline(0.0, color="#d62728", linestyle="--", linewidth=1.4, label="logit = 0")
+        _, edges, bars = ax.hist(
+            finite, bins=min(40, max(5, finite.size // 10)), color="#0072B2", alpha=0.9
+        )
+        for left, bar in zip(edges[:-1], bars, strict=True):
+            if left < 0.0:  # a bin on the overfit side (or straddling zero)
+                bar.set_facecolor("#D55E00")
+        low = min(float(edges[0]), -0.5)
+        ax.axvspan(
+            low, 0.0, color="#E69F00", alpha=0.18, linewidth=0, zorder=0,
+            label="overfit side:\nthe in-sample winner\nranks below the median\nout of sample",
+        )  # fmt: skip
+        ax.set_xlim(low, max(float(edges[-1]), 0.5))
+        ax.axvline(0.0, color="black", linestyle="--", linewidth=1.2, label="logit = 0")
         ax.set_xlabel("logit of the in-sample winner's out-of-sample rank")
         ax.set_ylabel("CSCV splits")
-        ax.set_title(f"Probability of backtest overfitting: PBO = {pbo:.2f}")
-        ax.legend()
+        ax.set_title(
+            f"Probability of backtest overfitting: PBO = {pbo:.2f} (share of splits in the "
+            "shaded side)",
+            fontsize=9,
+        )
+        ax.legend(loc="upper left", fontsize=7, framealpha=0.9)
         buf = io.BytesIO()
         fig.savefig(buf, dpi=DPI, format="png")
     path = Path(path)

@@ -83,12 +83,12 @@ def plot_power_curve(paths: pd.DataFrame, path: str | Path) -> Path:
         fig = Figure(figsize=_SIZE)
         left, right = fig.subplots(1, 2)
         for column, label, dx, style in (
-            ("cw_reject", "LSTM, pooled test", -0.05, {"color": "#1f77b4", "marker": "o"}),
+            ("cw_reject", "LSTM, pooled test", -0.05, {"color": "#0072B2", "marker": "o"}),
             (
                 "cw_ticker_reject",
                 "LSTM, per-ticker tests (average)",
                 0.0,
-                {"color": "#ff7f0e", "marker": "s"},
+                {"color": "#D55E00", "marker": "s"},
             ),
             (
                 "oracle_cw_reject",
@@ -128,7 +128,7 @@ def plot_power_curve(paths: pd.DataFrame, path: str | Path) -> Path:
                 i + np.asarray(jitter),
                 values,
                 s=10,
-                color="#1f77b4",
+                color="#0072B2",
                 alpha=0.35,
                 zorder=2,
                 label="LSTM, one path" if i == 0 else None,
@@ -138,7 +138,7 @@ def plot_power_curve(paths: pd.DataFrame, path: str | Path) -> Path:
             x,
             mean,
             yerr=sd.reindex(signals).fillna(0),
-            color="#1f77b4",
+            color="#0072B2",
             marker="o",
             capsize=3,
             linewidth=1.6,

@@ -47,7 +47,7 @@ def plot_yearly_returns(
     colors: Mapping[str, Any] | Palette | None = None,
     reference: str | None = "equal_weight",
 ) -> Path:
-    """Grouped bars of calendar-year net returns, with the reference's bars outlined."""
+    """Grouped bars of calendar-year net returns, the reference (1/N) among them."""
     palette = resolve_colors(list(returns.columns), (), colors)
     yearly = 100 * yearly_returns(returns)
     names = list(returns.columns)
@@ -57,10 +57,9 @@ def plot_yearly_returns(
     with mpl.rc_context(STYLE):
         fig, (ax,) = panel_grid(1, 1, (max(6.0, 1.2 * len(yearly)), 3.2), right=1.7, sharex=False)
         for k, name in enumerate(names):
-            kw = {"edgecolor": "black", "linewidth": 1.0} if name == reference else {}
             ax.bar(
                 x - 0.425 + (k + 0.5) * width, yearly[name].to_numpy(), width,
-                color=palette.color(name), label=name, **kw,
+                color=palette.color(name), label=name,
             )  # fmt: skip
         ax.axhline(0.0, color="black", linewidth=0.8)
         labels = [f"{y}" + ("" if months[y] == 12 else f"\n({months[y]} mo)") for y in yearly.index]
@@ -69,8 +68,8 @@ def plot_yearly_returns(
         ax.yaxis.set_major_formatter(mticker.PercentFormatter(decimals=0))
         ax.set_ylabel("net return in the year")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-        outlined = f"; outlined: {reference} (1/N)" if reference in names else ""
-        title(fig, "Calendar-year net returns", f"partial years marked with their months{outlined}")
+        against = f"; {reference} (1/N) is the bar to beat" if reference in names else ""
+        title(fig, "Calendar-year net returns", f"partial years marked with their months{against}")
         return save_figure(fig, path)
 
 
@@ -126,7 +125,8 @@ def plot_return_distribution(
             r = values[name].dropna()
             var = float(np.quantile(r, 1.0 - level))
             cvar = float(r[r <= var].mean())
-            ax.hist(r, bins=edges, color=palette.color(name), alpha=0.8)
+            # Half-transparent bars, so the black mean/VaR lines show even on 1/N's black.
+            ax.hist(r, bins=edges, color=palette.color(name), alpha=0.5)
             ax.axvline(r.mean(), color="black", linewidth=1.2, label="mean")
             ax.axvline(var, color="black", linestyle="--", linewidth=1.2, label=f"VaR {level:.0%}")
             ax.axvline(cvar, color="black", linestyle=":", linewidth=1.5, label="CVaR")

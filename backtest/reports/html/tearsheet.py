@@ -148,7 +148,7 @@ def tearsheet(run: RunResult) -> str:
         figure(
             run.path("tearsheet_yearly.png"),
             "Calendar-year net returns of the best strategies and the benchmarks",
-            "Compounded net return in each calendar year; 1/N outlined.",
+            "Compounded net return in each calendar year, against equal weight (1/N).",
         ),
         figure(
             run.path("tearsheet_rolling.png"),
