@@ -11,6 +11,7 @@ import sys
 import time
 
 from backtest.cli.args import resolve_config
+from backtest.cli.packages import check_own_packages
 from backtest.cli.parser import build_parser
 
 __all__ = ["build_parser", "main", "resolve_config"]
@@ -20,6 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m backtest`` and the ``backtest`` script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        check_own_packages()
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     started = time.perf_counter()
     try:
         match args.command:
