@@ -85,7 +85,7 @@ class ModelConfig:
         return params
 
 
-DEFAULT_MODELS = ("lstm",)
+DEFAULT_MODELS = ("lstm", "ridge")
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,14 @@
-"""Rolling-origin (walk-forward) splits over time-ordered samples.
+"""Rolling-origin (walk-forward) splits over time-ordered samples: the one window rule.
 
 In the style of sklearn's ``TimeSeriesSplit`` and skfolio's ``WalkForward``, but with
 the one property a forecasting backtest needs stated in the type: every training
 sample's target is known at the forecast origin.
+
+:meth:`WalkForward.train_rows` is the only place that says which rows train a window
+(all earlier ones, or the last ``train_size``). The engine applies it to the feature
+sequences (the models' training samples) and to the monthly returns (the historical
+mean and the strategies' sample moments, which use every return up to the origin,
+not only the months that have a full feature sequence); ``live`` asks it too.
 """
 
 from __future__ import annotations
@@ -82,6 +88,22 @@ class WalkForward:
                 f"need at least {self.min_train_size + 1} (one to forecast)"
             )
 
+    def train_rows(self, end: int) -> np.ndarray:
+        """Rows that train a fit made after row ``end - 1``.
+
+        ``0 .. end - 1`` (expanding), or the last ``train_size`` of them (rolling; all of
+        them while fewer exist).
+
+        Parameters
+        ----------
+        end : int
+            One past the last row known at the forecast origin: the first test sample, or
+            the position of the origin month plus one in a monthly series.
+        """
+        if WindowKind(self.window) is WindowKind.ROLLING:
+            return np.arange(max(0, end - (self.train_size or self.min_train_size)), end)
+        return np.arange(0, end)
+
     def get_n_splits(self, n_samples: int) -> int:
         """Number of refits over ``n_samples`` samples."""
         self._validate(n_samples)
@@ -90,13 +112,6 @@ class WalkForward:
     def split(self, n_samples: int) -> Iterator[Split]:
         """Yield the refits over samples ``0 .. n_samples - 1``, in time order."""
         self._validate(n_samples)
-        size = self.train_size or self.min_train_size
         for first_test in range(self.min_train_size, n_samples, self.refit_every):
-            match WindowKind(self.window):
-                case WindowKind.EXPANDING:
-                    start = 0
-                case WindowKind.ROLLING:
-                    # Until `train_size` samples exist the rolling window is the expanding one.
-                    start = max(0, first_test - size)
             test = np.arange(first_test, min(first_test + self.refit_every, n_samples))
-            yield Split(train=np.arange(start, first_test), test=test)
+            yield Split(train=self.train_rows(first_test), test=test)

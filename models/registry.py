@@ -13,9 +13,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from models.base import Forecaster, Zero
+from models.linear import ElasticNetForecaster, OLSForecaster, RidgeForecaster
 from models.lstm import LSTMForecaster
+from models.trees import GBMForecaster, SklearnForecaster, resolve_estimator
 
-__all__ = ["BENCHMARK", "ModelSpec", "available", "build", "forecaster_class", "register"]
+__all__ = [
+    "BENCHMARK",
+    "ModelSpec",
+    "available",
+    "build",
+    "forecaster_class",
+    "register",
+    "validate",
+]
 
 _REGISTRY: dict[str, type] = {}
 BENCHMARK = "hist_mean"
@@ -89,9 +99,39 @@ class ModelSpec:
         return [self.name, self.estimator, [list(p) for p in self.params]]
 
 
+def validate(spec: ModelSpec) -> ModelSpec:
+    """Check that ``spec`` names a known model with parameters it takes; returns ``spec``.
+
+    Raises
+    ------
+    ValueError
+        Naming the model, the bad parameter(s) and the valid ones, before any fitting.
+    """
+    params = dict(spec.params)
+    if spec.estimator is not None:
+        resolve_estimator(spec.estimator, {k: v for k, v in params.items() if k != "lags"})
+        return spec
+    if spec.name == BENCHMARK:
+        raise ValueError(f"{BENCHMARK!r} always runs as the benchmark; do not list it as a model")
+    cls = forecaster_class(spec.name)
+    valid = [
+        p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "random_state")
+    ]
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise ValueError(
+            f"model {spec.name!r} has no parameter(s) {unknown}; its parameters are {valid}"
+        )
+    return spec
+
+
 def build(spec: ModelSpec, random_state: int | None = None) -> Forecaster:
     """A fresh, unfitted forecaster of ``spec``; ``random_state`` seeds it if it takes one."""
     params = dict(spec.params)
+    if spec.estimator is not None:
+        lags = params.pop("lags", 1)
+        seed = 0 if random_state is None else random_state
+        return SklearnForecaster(spec.estimator, params, lags, seed)
     cls = forecaster_class(spec.name)
     if random_state is not None and _takes(cls, "random_state"):
         params["random_state"] = random_state
@@ -99,4 +139,8 @@ def build(spec: ModelSpec, random_state: int | None = None) -> Forecaster:
 
 
 register("lstm", LSTMForecaster)
+register("ridge", RidgeForecaster)
+register("elastic_net", ElasticNetForecaster)
+register("ols", OLSForecaster)
+register("gbm", GBMForecaster)
 register("zero", Zero)

@@ -68,7 +68,8 @@ def test_run_writes_every_output_with_real_content(tmp_path, real_prices, capsys
     assert forecasts.date.nunique() == n_months
     assert forecasts.date.max() == pd.Timestamp("2022-11-30")
     assert set(forecasts.ticker) == set(real_prices.targets)
-    assert len(forecasts) == n_months * 7 * 2
+    assert set(forecasts.model) == {"lstm", "ridge", "hist_mean"}  # the default models
+    assert len(forecasts) == n_months * 7 * 3
     assert (forecasts.date - forecasts.origin).dt.days.between(28, 31).all()
     # realised values are the data's own log returns, labelled by the data's own columns
     amd = np.log(real_prices.prices["AMD"]).diff()

@@ -34,6 +34,7 @@ def _jobs(rng, **kw):
         variant=Variant.RELATIVES,
         model=model,
         min_train=30,
+        models=["lstm"],
     )
     config = config_from_mapping({**base, **kw})
     seq, _ = prepare(config, _prices(rng))

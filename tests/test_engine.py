@@ -27,7 +27,12 @@ def _prices(rng, n_months=48, names=("A", "B", "C", "X")):
 
 def _config(**kw):
     base = dict(
-        targets=("A", "B", "C"), relatives=("X",), variant=Variant.BASE, model=TINY, min_train=30
+        targets=("A", "B", "C"),
+        relatives=("X",),
+        variant=Variant.BASE,
+        model=TINY,
+        min_train=30,
+        models=["lstm"],  # these tests are about the LSTM's windows
     )
     return config_from_mapping({**base, **kw})
 
@@ -168,7 +173,7 @@ def test_hist_mean_is_the_training_window_mean(rng):
         }
         for _ in jobs
     ]
-    panel = assemble(config, seq, jobs, fake, 0, (), notes)
+    panel = assemble(config, seq, jobs, fake, 0, (), notes, np.log(prices).diff().iloc[1:])
     returns = np.log(prices).diff()[["A", "B", "C"]]
     for i, date in enumerate(panel.hist_mean.index[:3]):
         window = returns.loc[panel.train_start[i] : panel.origin[i]]

@@ -33,7 +33,10 @@ def _prices(rng, n_months=N_MONTHS):
 
 
 def _config(**overrides):
-    values = {"targets": TARGETS, "relatives": RELATIVES, "min_train": 40, "lookback": 6}
+    values = {
+        "targets": TARGETS, "relatives": RELATIVES, "min_train": 40, "lookback": 6,
+        "models": ["lstm"],  # the fake runner stands in for one model
+    }  # fmt: skip
     return config_from_mapping({**values, **overrides})
 
 
@@ -54,8 +57,10 @@ class FakeRunner:
 @pytest.mark.parametrize("window", ["expanding", "rolling"])
 def test_live_window_is_the_last_live_job_when_refitting_monthly(rng, window):
     config = _config(window=window, train_size=50, variant="relatives")
-    seq, _ = prepare(config, _prices(rng))
-    live = live_window(config, seq)
+    prices = _prices(rng)
+    seq, _ = prepare(config, prices)
+    returns = np.log(prices).diff().iloc[1:][list(TARGETS)]
+    live = live_window(config, seq, returns)
     last = plan_jobs(config, seq, live=True)[-1]
     assert live.job.key == last.key
     assert live.job.rows == last.rows
@@ -65,14 +70,19 @@ def test_live_window_is_the_last_live_job_when_refitting_monthly(rng, window):
     assert live.job.seed == window_seed(config.random_state, config.variant, live.origin)
     n_train = seq.n_labelled if window == "expanding" else 50
     assert live.n_train == n_train
-    np.testing.assert_allclose(live.hist_mean, seq.y[seq.n_labelled - n_train : -1].mean(axis=0))
-    assert live.train_start == seq.target_dates[seq.n_labelled - n_train]
+    assert live.fit_start == seq.target_dates[seq.n_labelled - n_train]
+    # the baseline averages every return known at the origin (rolling: the last 50 months),
+    # including the months before the first full feature sequence
+    history = returns if window == "expanding" else returns.iloc[-50:]
+    np.testing.assert_allclose(live.hist_mean, history.mean(), rtol=1e-12)
+    assert live.train_start == history.index[0]
 
 
 def test_live_window_uses_every_labelled_sample_whatever_refit_every(rng):
     config = _config(refit_every=4)
-    seq, _ = prepare(config, _prices(rng))
-    live = live_window(config, seq)
+    prices = _prices(rng)
+    seq, _ = prepare(config, prices)
+    live = live_window(config, seq, np.log(prices).diff().iloc[1:])
     np.testing.assert_array_equal(live.job.X_train, seq.X[: seq.n_labelled])
     np.testing.assert_array_equal(live.job.y_train, seq.y[: seq.n_labelled])
     assert not np.isnan(live.job.y_train).any()
@@ -87,7 +97,7 @@ def test_the_live_row_is_appended_but_never_scored(rng, tmp_path):
 
     panel = walk_forward(config, prices, WindowStore(tmp_path), FakeRunner())
     seq, _ = prepare(config, prices)
-    live = live_window(config, seq)
+    live = live_window(config, seq, np.log(prices).diff().iloc[1:])
     forecast = pd.Series([0.01, 0.02, 0.03], index=list(TARGETS))
     extended = extend_panel(panel, live, forecast.to_frame("lstm"))
     assert len(extended.dates) == len(panel.dates) + 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -69,9 +71,95 @@ def test_a_registered_toy_forecaster_runs_end_to_end(rng, tmp_path, monkeypatch)
     forecasts = pd.read_csv(out / "forecasts.csv")
     assert set(forecasts.model) == {"toy", "hist_mean"}
     toy = forecasts[forecasts.model == "toy"].set_index(["date", "ticker"]).forecast
-    hist = forecasts[forecasts.model == "hist_mean"].set_index(["date", "ticker"]).forecast
-    # the toy is the mean of its training targets plus its shift; the first window's
-    # targets are the baseline's months, so the two differ by the shift there
-    first = forecasts.date.min()
-    np.testing.assert_allclose(toy.loc[first], hist.loc[first] + 0.001, rtol=1e-9)
+    # the toy forecasts the mean of its training targets plus its shift; its first window's
+    # targets are the returns from month `lookback` (the first full sequence) to the origin
+    returns = np.log(pd.read_csv(prices, index_col="date", parse_dates=True)).diff().iloc[1:]
+    first = pd.Timestamp(forecasts.date.min())
+    origin = returns.index[returns.index.get_loc(first) - 1]
+    expected = returns.iloc[3:][list(TARGETS)].loc[:origin].mean() + 0.001
+    np.testing.assert_allclose(toy.loc[str(first.date())].to_numpy(), expected.to_numpy())
     assert (out / "performance.csv").exists()
+
+
+FOREST_TOML = """
+[models]
+names = ["forest", "ridge", "zero"]
+
+[models.forest]
+estimator = "sklearn.ensemble:RandomForestRegressor"
+params = {n_estimators = 20, min_samples_leaf = 5}
+"""
+
+
+def _run_argv(prices, tmp_path, *extra):
+    return [
+        "run", "--prices", str(prices), "--tickers", *TARGETS, "--relatives", *RELATIVES,
+        "--lookback", "3", "--min-train", "40", "--n-jobs", "1", "--no-progress",
+        "--strategies", "hist_mean", "lstm", "skill", "--start", "2015-01-01",
+        "--end", "2020-10-01", "--results-dir", str(tmp_path / "results"),
+        "--cache-dir", str(tmp_path / "cache"), "--run-name", "r", *extra,
+    ]  # fmt: skip
+
+
+def test_a_toml_defined_sklearn_estimator_runs_end_to_end(rng, tmp_path):
+    prices = _prices_csv(rng, tmp_path / "prices.csv")
+    (tmp_path / "models.toml").write_text(FOREST_TOML)
+    assert main(_run_argv(prices, tmp_path, "--config", str(tmp_path / "models.toml"))) == 0
+    forecasts = pd.read_csv(tmp_path / "results" / "r" / "forecasts.csv")
+    assert set(forecasts.model) == {"forest", "ridge", "zero", "hist_mean"}
+    forest = forecasts[forecasts.model == "forest"].forecast
+    assert forest.notna().all() and forest.std() > 0
+    assert (forecasts[forecasts.model == "zero"].forecast == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('estimator = "sklearn.ensemble:NoSuchForest"', r"cannot be imported"),
+        ('estimator = "sklearn.ensemble"', r"must be 'module:Class'"),
+        ('estimator = "sklearn.cluster:KMeans"', r"is not a scikit-learn regressor"),
+        (
+            'estimator = "sklearn.ensemble:RandomForestRegressor"\nparams = {n_trees = 3}',
+            r"has no parameter\(s\) \['n_trees'\]; its parameters are \[",
+        ),
+    ],
+)
+def test_a_bad_estimator_fails_before_any_fitting(rng, tmp_path, capsys, table, message):
+    prices = _prices_csv(rng, tmp_path / "prices.csv")
+    (tmp_path / "m.toml").write_text(f'[models]\nnames = ["bad"]\n\n[models.bad]\n{table}\n')
+    code = main(_run_argv(prices, tmp_path, "--config", str(tmp_path / "m.toml")))
+    assert code != 0
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "cache" / "windows").exists() or not any(
+        (tmp_path / "cache" / "windows").rglob("*.npz")
+    )
+
+
+def test_unknown_model_names_and_parameters_are_clear_errors():
+    from backtest.config import config_from_mapping
+    from backtest.engine.walkforward import model_specs
+
+    with pytest.raises(ValueError, match=r"unknown model 'rigde'; choose from \["):
+        model_specs(config_from_mapping({"models": ["rigde"]}))
+    bad = {"models": {"names": ["ridge"], "ridge": {"params": {"alpha": 1.0}}}}
+    with pytest.raises(ValueError, match=r"model 'ridge' has no parameter\(s\) \['alpha'\]"):
+        model_specs(config_from_mapping(bad))
+    with pytest.raises(ValueError, match="'hist_mean' always runs as the benchmark"):
+        model_specs(config_from_mapping({"models": ["hist_mean"]}))
+
+
+def test_a_run_without_the_lstm_never_imports_tensorflow(rng, tmp_path):
+    import subprocess
+    import sys
+
+    prices = _prices_csv(rng, tmp_path / "prices.csv")
+    argv = _run_argv(prices, tmp_path, "--models", "ridge", "ols", "elastic_net", "gbm", "zero")
+    code = (
+        "import sys\nfrom backtest.cli import main\n"
+        f"assert main({argv!r}) == 0\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'))\n"
+        "print('TF', loaded[:3])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "TF []" in done.stdout

@@ -7,7 +7,8 @@ The core loop, stripped of bookkeeping::
             model = registry.build(spec, seed=window_seed(...))
             forecasts[spec.name][split.test] = model.fit(X[split.train], y[split.train]).predict(
                 X[split.test])
-        hist_mean[split.test] = HistoricalMean().fit(None, returns of the window).predict(...)
+    for each month forecast, origin t:
+        hist_mean[t + 1] = HistoricalMean().fit(None, returns[train_rows(t)]).predict(...)
 
 The engine knows no model: a :class:`models.registry.ModelSpec` (name and parameters)
 travels in each :class:`WindowJob`, enters its cache key, and the worker asks the
@@ -34,11 +35,12 @@ from backtest.features import (
     Sequences,
     Variant,
     build_features,
+    log_returns,
     make_sequences,
 )
-from backtest.splits import WalkForward, WindowKind
+from backtest.splits import WalkForward
 from models.base import HistoricalMean
-from models.registry import ModelSpec, build
+from models.registry import ModelSpec, build, validate
 
 ENGINE_VERSION = "2"
 _VARIANT_CODES = {Variant.BASE: 1, Variant.INDICATORS: 2, Variant.RELATIVES: 3}
@@ -118,7 +120,9 @@ def model_specs(config: RunConfig) -> list[ModelSpec]:
     """The configured forecasters' identities, in the configured order.
 
     A model's parameters come from its ``[models.<name>]`` table; the model that the
-    ``[model]`` section configures (the LSTM) takes that section's settings first.
+    ``[model]`` section configures (the LSTM) takes that section's settings first. Each
+    is checked (:func:`models.registry.validate`): a bad name, estimator path or
+    parameter fails here, before any window is fitted.
     """
     specs = []
     for name in config.models.names:
@@ -126,7 +130,11 @@ def model_specs(config: RunConfig) -> list[ModelSpec]:
         params = dict(table.params)
         if name == ModelConfig.configures:
             params = {**config.model.estimator_params(), **params}
-        specs.append(ModelSpec.of(name, params, table.estimator))
+        specs.append(validate(ModelSpec.of(name, params, table.estimator)))
+    if not specs:
+        raise ValueError("no model to run: list at least one, e.g. --models lstm ridge")
+    if len(set(config.models.names)) != len(config.models.names):
+        raise ValueError(f"models are listed twice: {list(config.models.names)}")
     return specs
 
 
@@ -212,6 +220,33 @@ def _diagnostics(
     return frame
 
 
+def history_window(config: RunConfig, returns: pd.DataFrame, origin: pd.Timestamp) -> pd.DataFrame:
+    """The monthly returns known at ``origin`` that the baseline and sample moments use.
+
+    Every return in the data up to and including ``origin`` (expanding), or the last
+    ``train_size`` months of them (rolling), by :meth:`backtest.splits.WalkForward.train_rows`:
+    independent of the lookback and of the variant's warm-up, which only limit which
+    months have a full feature sequence to train a model on.
+    """
+    end = returns.index.get_loc(origin) + 1
+    return returns.iloc[splitter(config).train_rows(end)]
+
+
+def baseline(
+    config: RunConfig, returns: pd.DataFrame, origins: pd.DatetimeIndex
+) -> tuple[np.ndarray, pd.DatetimeIndex]:
+    """The historical-mean forecast made at each origin, and the first month it averages.
+
+    Refreshed every month, even between model refits (Campbell & Thompson 2008).
+    """
+    means, starts = [], []
+    for origin in origins:
+        window = history_window(config, returns, origin)
+        means.append(HistoricalMean().fit(None, window.to_numpy()).predict([origin])[0])
+        starts.append(window.index[0])
+    return np.array(means), pd.DatetimeIndex(starts, name="train_start")
+
+
 def assemble(
     config: RunConfig,
     seq: Sequences,
@@ -220,8 +255,13 @@ def assemble(
     n_cached: int,
     corrupt: tuple[str, ...],
     notes: tuple[str, ...],
+    returns: pd.DataFrame,
 ) -> ForecastPanel:
-    """Turn per-window arrays into a labelled :class:`ForecastPanel`."""
+    """Turn per-window arrays into a labelled :class:`ForecastPanel`.
+
+    ``returns`` are the targets' monthly log returns over the whole data (only months up
+    to each origin are read for it: :func:`history_window`).
+    """
     splits = list(splitter(config).split(seq.n_labelled))
     tests = np.concatenate([s.test for s in splits])
     names = list(seq.target_names)
@@ -230,25 +270,15 @@ def assemble(
     by_model: dict[str, list[np.ndarray]] = {}
     for job, output in zip(jobs, outputs, strict=True):
         by_model.setdefault(job.model.name, []).append(output["forecast"])
-    hist, starts = [], []
-    for split in splits:
-        for j in split.test:
-            # The baseline is refreshed every month, even between refits: it is the
-            # mean of the training window available at the origin (Campbell-Thompson).
-            first = (
-                0
-                if config.walk_forward.window is WindowKind.EXPANDING
-                else max(0, j - (config.walk_forward.train_size or config.walk_forward.min_train))
-            )
-            hist.append(HistoricalMean().fit(None, seq.y[first:j]).predict([j])[0])
-            starts.append(seq.target_dates[first])
+    origins = pd.DatetimeIndex(seq.origins[tests], name="origin")
+    hist, starts = baseline(config, returns[names], origins)
     return ForecastPanel(
         variant=config.variant,
         forecasts={name: frame(np.concatenate(parts)) for name, parts in by_model.items()},
-        hist_mean=frame(np.array(hist)),
+        hist_mean=frame(hist),
         realised=frame(seq.y[tests]),
-        origin=pd.DatetimeIndex(seq.origins[tests], name="origin"),
-        train_start=pd.DatetimeIndex(starts, name="train_start"),
+        origin=origins,
+        train_start=starts,
         train_end=pd.DatetimeIndex(seq.origins[tests], name="train_end"),
         diagnostics=_diagnostics(splits, [seq.origins[s.test[0]] for s in splits], jobs, outputs),
         n_cached=n_cached,
@@ -269,4 +299,5 @@ def walk_forward(
     seq, notes = prepare(config, prices)
     jobs = plan_jobs(config, seq)
     outputs, n_cached = run_jobs(jobs, store, runner, progress)
-    return assemble(config, seq, jobs, outputs, n_cached, tuple(store.corrupt), notes)
+    returns = log_returns(prices)
+    return assemble(config, seq, jobs, outputs, n_cached, tuple(store.corrupt), notes, returns)

@@ -28,16 +28,18 @@ from backtest.engine.store import WindowStore, digest
 from backtest.engine.walkforward import (
     Runner,
     WindowJob,
+    history_window,
     model_specs,
     prepare,
     run_jobs,
+    splitter,
     walk_forward,
     window_key,
     window_seed,
 )
 from backtest.features import Sequences, Variant, log_returns
 from backtest.live.recommend import Recommendation, recommend
-from backtest.splits import WindowKind
+from models.base import HistoricalMean
 from models.horizon import check_horizon, fit_path
 
 __all__ = [
@@ -62,10 +64,12 @@ class LiveWindow:
         shares them with ``plan_jobs(live=True)``).
     origin, forecast_month : Timestamp
         The data's last month and the month forecast.
+    fit_start : Timestamp
+        First target month of the models' training samples.
     train_start : Timestamp
-        First target month of the training window.
+        First month of the returns the historical mean and the sample moments use.
     hist_mean : Series of shape (n_targets,)
-        Mean log return of the training window's targets: the historical-mean forecast.
+        Mean log return of those months: the historical-mean forecast.
     feature_names, target_names : tuple of str
         Input and target columns of the sequences.
     """
@@ -73,6 +77,7 @@ class LiveWindow:
     jobs: dict[str, WindowJob]
     origin: pd.Timestamp
     forecast_month: pd.Timestamp
+    fit_start: pd.Timestamp
     train_start: pd.Timestamp
     hist_mean: pd.Series
     feature_names: tuple[str, ...]
@@ -89,18 +94,21 @@ class LiveWindow:
         return len(self.job.X_train)
 
 
-def live_window(config: RunConfig, seq: Sequences) -> LiveWindow:
+def live_window(config: RunConfig, seq: Sequences, returns: pd.DataFrame) -> LiveWindow:
     """The live window of ``seq``: train on labelled samples, forecast the unlabelled one.
 
     Unlike the last job of ``plan_jobs(config, seq, live=True)``, it always trains on the
     latest labelled samples, whatever ``refit_every`` is: a decision taken today uses the
-    model refitted today. With ``refit_every=1`` the two are the same job.
+    model refitted today. With ``refit_every=1`` the two are the same job. Which samples
+    train it, and which months of ``returns`` (the targets' monthly log returns) give the
+    historical mean, is the engine's one window rule
+    (:meth:`backtest.splits.WalkForward.train_rows`, :func:`history_window`).
     """
     n = seq.n_labelled
-    size = config.walk_forward.train_size or config.walk_forward.min_train
-    first = 0 if config.walk_forward.window is WindowKind.EXPANDING else max(0, n - size)
-    train = np.arange(first, n)
+    train = splitter(config).train_rows(n)
+    first = int(train[0])
     origin = seq.origins[n]
+    history = history_window(config, returns[list(seq.target_names)], origin)
     seed = window_seed(config.random_state, config.variant, origin)
     arrays = seq.X[train], seq.y[train], seq.X[n:]
     rows = (first, n, n, n + 1)
@@ -112,8 +120,12 @@ def live_window(config: RunConfig, seq: Sequences) -> LiveWindow:
         jobs=jobs,
         origin=origin,
         forecast_month=seq.target_dates[n],
-        train_start=seq.target_dates[first],
-        hist_mean=pd.Series(arrays[1].mean(axis=0), index=list(seq.target_names)),
+        fit_start=seq.target_dates[first],
+        train_start=history.index[0],
+        hist_mean=pd.Series(
+            HistoricalMean().fit(None, history.to_numpy()).predict([origin])[0],
+            index=list(seq.target_names),
+        ),
         feature_names=seq.feature_names,
         target_names=seq.target_names,
     )
@@ -292,7 +304,8 @@ def forecast_next(
     """
     horizon = check_horizon(config.variant, horizon)
     seq, _ = prepare(config, prices)
-    live = live_window(config, seq)
+    target_returns = log_returns(prices)[list(seq.target_names)]
+    live = live_window(config, seq, target_returns)
     panel = walk_forward(config, prices, store, runner, progress)
     paths, cached = {}, []
     for model, job in live.jobs.items():
@@ -301,7 +314,6 @@ def forecast_next(
         paths[model] = pd.DataFrame(path, index=months, columns=list(seq.target_names))
         cached.append(was_cached)
     forecasts = pd.DataFrame({model: path.mean(axis=0) for model, path in paths.items()})
-    target_returns = log_returns(prices)[list(seq.target_names)]
     recommendation = recommend(
         extend_panel(panel, live, forecasts),
         target_returns,

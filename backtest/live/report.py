@@ -62,7 +62,8 @@ def write_forecast(
         "forecast_month": f"{live.forecast_month:%Y-%m}",
         "horizon": result.horizon,
         "live_fit": {
-            "train_start": f"{live.train_start:%Y-%m}",
+            "train_start": f"{live.fit_start:%Y-%m}",
+            "history_start": f"{live.train_start:%Y-%m}",
             "train_end": f"{live.origin:%Y-%m}",
             "n_train": live.n_train,
             "seed": live.job.seed,
@@ -94,7 +95,7 @@ def format_forecast(result: LiveForecast) -> str:
     lines = [
         f"== {result.variant.value}: forecast for {_month_span(result)}, data to "
         f"{live.origin:%Y-%m} ==",
-        f"live fit on {live.n_train} months {live.train_start:%Y-%m} .. {live.origin:%Y-%m} "
+        f"live fit on {live.n_train} months {live.fit_start:%Y-%m} .. {live.origin:%Y-%m} "
         f"({state}); walk-forward history {len(result.panel.dates)} months, windows "
         f"{result.panel.n_computed} computed / {result.panel.n_cached} cached",
     ]

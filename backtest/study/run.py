@@ -186,8 +186,8 @@ def run_study(
     for signal, path, market, cfg, seq, notes, jobs in plans:
         own = outputs[start : start + len(jobs)]
         start += len(jobs)
-        panel = assemble(cfg, seq, jobs, own, 0, tuple(store.corrupt), notes)
         returns = log_returns(market.prices)[list(cfg.data.targets)]
+        panel = assemble(cfg, seq, jobs, own, 0, tuple(store.corrupt), notes, returns)
         backtest = backtest_strategies(
             panel,
             returns,
