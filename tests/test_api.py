@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from backtest import RunConfig, run
-from backtest.config import DataConfig, ModelConfig, WalkForwardConfig
+from backtest.config import DataConfig, ModelConfig, ModelsConfig, WalkForwardConfig
 from backtest.reports.run_dir import load_run
 
 TARGETS = ("AAA", "BBB", "CCC", "DDD")
@@ -45,6 +45,7 @@ def _config() -> RunConfig:
         data=DataConfig(targets=TARGETS, relatives=RELATIVES, start="2010-01-01", end="2015-10-01"),
         walk_forward=WalkForwardConfig(min_train=40),
         model=ModelConfig(lookback=6, epochs=2, units=(4,)),
+        models=ModelsConfig(names=("lstm",)),  # FakeRunner stands in for one model
     )
 
 
