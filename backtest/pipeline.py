@@ -114,11 +114,17 @@ def run_variant(
         config.portfolio.risk_free,
         random_state=config.random_state,
     )
-    write_csv(evidence_table(evidence), out / "inference.csv")
+    tests = evidence_table(evidence)
+    write_csv(tests, out / "inference.csv")
     write_stability_outputs(panel, backtest.frame("net"), out)
     text = verdict(evidence)
     write_summary(
-        out, f"Walk-forward backtest, variant '{config.variant.value}'", metrics, performance, text
+        out,
+        f"Walk-forward backtest, variant '{config.variant.value}'",
+        metrics,
+        performance,
+        text,
+        tests,
     )
     write_config(
         out,

@@ -134,7 +134,10 @@ def _interval(
     boot = StationaryBootstrap(block_size, columns, seed=seed)
     draws = np.array([statistic(*data[0][0].T) for data in boot.bootstrap(n_boot)])
     draws = draws[~np.isnan(draws)]
-    low, high = np.quantile(draws, [alpha / 2, 1 - alpha / 2]) if draws.size else (np.nan,) * 2
+    if not draws.size:
+        return Interval(float(estimate), np.nan, np.nan)
+    with np.errstate(invalid="ignore"):  # an infinite break-even cost in some resamples
+        low, high = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
     return Interval(float(estimate), float(low), float(high))
 
 

@@ -140,10 +140,27 @@ def _markdown(frame: pd.DataFrame, digits: int = 3) -> str:
 
 
 def write_summary(
-    out: Path, title: str, metrics: pd.DataFrame, performance: pd.DataFrame | None, text: str
+    out: Path,
+    title: str,
+    metrics: pd.DataFrame,
+    performance: pd.DataFrame | None,
+    text: str,
+    tests: pd.DataFrame | None = None,
 ) -> Path:
-    """summary.md: the verdict, the strategy ranking and the forecast metrics."""
+    """summary.md: the verdict, the tests behind it, the strategy ranking, forecast metrics."""
     parts = [f"# {title}", "", "## Verdict", "", text, ""]
+    if tests is not None and not tests.empty:
+        parts += [
+            "## Tests behind the verdict (inference.csv)",
+            "",
+            "Level 5% throughout; intervals are 95%. statistic: R2_OS (Clark-West), mean loss "
+            "(MCS), mean monthly return difference (SPA), annualised Sharpe difference "
+            "(Ledoit-Wolf), probability (DSR), PBO, % a year (CER), bps a year (fee), bps per "
+            "unit turnover (break-even).",
+            "",
+            _markdown(tests.set_index("test"), 4),
+            "",
+        ]
     if performance is not None:
         parts += [
             "## Strategies and benchmarks, ranked by net Sharpe ratio",
