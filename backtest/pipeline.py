@@ -72,10 +72,24 @@ def check_strategies(config: RunConfig) -> list[str]:
         reason = str(exc).removeprefix(f"at {stand_in:%Y-%m-%d}: ")
         raise ValueError(
             f"the configuration cannot run its strategies ({reason}), with min_train="
-            f"{config.walk_forward.min_train} months and {n_assets} targets; raise --min-train, "
-            "drop the strategy with --strategies, or change --max-weight"
+            f"{config.walk_forward.min_train} months and {n_assets} targets; "
+            + _strategy_hint(reason)
         ) from None
     return names
+
+
+def _strategy_hint(reason: str) -> str:
+    """The fixes that fit the failure: more months, fewer strategies, another cap or assets."""
+    text = reason.lower()
+    fixes = []
+    if "n_periods" in text or "months" in text or "observations" in text:
+        fixes.append("raise --min-train")
+    elif "assets" in text:  # e.g. James-Stein toward the grand mean needs N >= 4
+        fixes.append("use more --tickers")
+    if "weight" in text or "cap" in text or "infeasible" in text:
+        fixes.append("change --max-weight")
+    fixes.append("drop the strategy with --strategies")
+    return ", or ".join(fixes)
 
 
 def run_variant(

@@ -233,3 +233,63 @@ def test_a_kill_during_the_swap_leaves_one_whole_run(real_prices, tmp_path, fake
     assert main(_argv(real_prices, tmp_path, "--seed", "7", "--overwrite")) == 0
     assert [p for p in _left_behind(tmp_path) if "staging" in p] == []
     assert json.loads((run_dir / "config.json").read_text())["config"]["random_state"] == 7
+
+
+# --- price files that used to fail late or unclearly ------------------------------------------
+
+_GOOD = "date,A,B,C\n2020-01-31,10,20,30\n2020-02-29,11,21,31\n2020-03-31,12,22,32\n"
+BAD_FILES = [
+    ("huge.csv", _GOOD.replace("21,", "1e300,"), r"not positive finite numbers \(B on 2020-02-29"),
+    ("tiny.csv", _GOOD.replace("21,", "1e-300,"), r"\(B on 2020-02-29: 1e-300\) in the plausible"),
+    ("dmy.csv", "date,A\n31/01/2020,1\n29/02/2020,2\n", r"'31/01/2020' are ambiguous .*YYYY-MM-DD"),
+    ("semi.csv", "date;A;B\n2020-01-31;1,5;2,5\n", r"separated by ';' .*decimal"),
+    ("nodate.csv", "A,B\n10,20\n11,21\n", r"date column holds numbers .*no date column"),
+    ("prices.parquet", "PAR1", r"\.parquet files are not read; export a wide CSV"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "text", "message"), BAD_FILES, ids=[c[0] for c in BAD_FILES])
+def test_bad_price_file_is_named_before_any_work(tmp_path, capsys, name, text, message):
+    path = tmp_path / name
+    path.write_text(text)
+    argv = ["run", "--prices", str(path), "--tickers", "A", "--relatives", "--start", "2020-01-01"]
+    argv += ["--end", "2020-03-01", "--results-dir", str(tmp_path / "results"), *QUICK]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert __import__("re").search(message, err), err
+    assert _left_behind(tmp_path) == []
+
+
+def test_gzipped_csv_reads_like_the_csv(tmp_path):
+    import gzip
+
+    from backtest.data.yahoo import read_price_csv
+
+    (tmp_path / "p.csv").write_text(_GOOD)
+    with gzip.open(tmp_path / "p.csv.gz", "wt") as f:
+        f.write(_GOOD)
+    plain, zipped = read_price_csv(tmp_path / "p.csv"), read_price_csv(tmp_path / "p.csv.gz")
+    assert plain.equals(zipped) and plain.loc["2020-02-29", "B"] == 21
+
+
+def test_strategy_hint_fits_the_failure(real_prices, tmp_path, capsys):
+    argv = _argv(real_prices, tmp_path)
+    at = argv.index("--tickers") + 1
+    argv[at : at + len(real_prices.targets)] = list(real_prices.targets[:3])
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "at least 4 assets" in err and "use more --tickers" in err
+    assert "raise --min-train" not in err
+
+
+def test_simulate_missing_calibration_file_names_its_flag(tmp_path, capsys):
+    argv = [
+        "simulate",
+        "--calibrate-on",
+        str(tmp_path / "nope.csv"),
+        "--results-dir",
+        str(tmp_path),
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--calibrate-on" in err and "--prices" not in err

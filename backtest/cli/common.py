@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 
 from backtest.config import RunConfig
 from backtest.data.prices import PriceData, load_prices
@@ -65,6 +66,11 @@ def market_model(args: argparse.Namespace, config):
                 "pass a TOML market model, e.g. a study's market_model.toml"
             )
         return MarketModel.from_toml(args.market_config), f"TOML file {args.market_config}"
+    if not Path(args.calibrate_on).is_file():
+        raise ValueError(
+            f"--calibrate-on {str(args.calibrate_on)!r} is not a file; pass a wide price CSV "
+            "to calibrate the synthetic market on (or --market-config FILE)"
+        )
     tickers = list(dict.fromkeys([*config.data.targets, *config.data.relatives]))
     data = load_prices(tickers, config.data.start, config.data.end, prices_path=args.calibrate_on)
     prices = data.prices

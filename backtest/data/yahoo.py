@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import gzip
 import hashlib
 import io
 import json
@@ -76,10 +77,21 @@ def check_index(index: pd.Index, what: str) -> None:
         )
 
 
+PRICE_MIN, PRICE_MAX = 1e-6, 1e9
+"""Plausible prices in any currency unit; outside them a value is a typo or a unit error."""
+
+
 def check_values(prices: pd.DataFrame, what: str) -> None:
-    """Raise DataError if any present (non-NaN) price is zero, negative or infinite."""
+    """Raise DataError if any present (non-NaN) price is not in [PRICE_MIN, PRICE_MAX].
+
+    Zero, negative and infinite prices are impossible; prices like 1e300 or 1e-300 are
+    typos or unit errors whose log returns overflow the model's scaler much later.
+    """
     values = prices.to_numpy(dtype=np.float64)
-    bad = ~np.isnan(values) & ~(np.isfinite(values) & (values > 0))
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isnan(values) & ~(
+            np.isfinite(values) & (values >= PRICE_MIN) & (values <= PRICE_MAX)
+        )
     if bad.any():
         rows, cols = np.nonzero(bad)
         examples = "; ".join(
@@ -87,8 +99,8 @@ def check_values(prices: pd.DataFrame, what: str) -> None:
             for r, c in list(zip(rows, cols, strict=True))[:_MAX_LISTED]
         )
         raise DataError(
-            f"{what}: {len(rows)} price(s) are not positive finite numbers ({examples}); "
-            "prices must be > 0: fix or remove these values"
+            f"{what}: {len(rows)} price(s) are not positive finite numbers ({examples}) in the "
+            f"plausible range [{PRICE_MIN:g}, {PRICE_MAX:g}]; fix or remove these values"
         )
 
 
@@ -111,7 +123,23 @@ def check_gaps(prices: pd.DataFrame, what: str) -> None:
         )
 
 
+_ISO_DATE = r"\d{4}-\d{1,2}-\d{1,2}([ T].*)?"
+
+
 def _parse_dates(values: pd.Series, what: str) -> pd.DatetimeIndex:
+    text = values.astype(str).str.strip()
+    other = ~text.str.fullmatch(_ISO_DATE)
+    if other.any() and text[other].str.fullmatch(r"\d{1,2}[/.]\d{1,2}[/.]\d{2,4}.*").any():
+        example = text[other].iloc[0]
+        raise DataError(
+            f"{what}: dates like {example!r} are ambiguous (day/month or month/day?) and are "
+            "not read; write them as YYYY-MM-DD, e.g. 2016-11-30"
+        )
+    if (other & text.str.fullmatch(r"-?\d+([.,]\d+)?")).all():
+        raise DataError(
+            f"{what}: its date column holds numbers (e.g. {text.iloc[0]!r}): the file has no "
+            "date column; put the dates first, in a column named 'date'"
+        )
     try:
         with warnings.catch_warnings():
             # Unparseable values are reported below with their row; pandas' "could not infer
@@ -207,6 +235,14 @@ def parse_window(start: object, end: object) -> tuple[pd.Period | None, pd.Perio
 
 
 def _read_table(text: str, what: str) -> pd.DataFrame:
+    first = text.split("\n", 1)[0]
+    if ";" in first and "," not in first.replace(";", ""):
+        raise DataError(
+            f"{what} is separated by ';' (a European-locale export, maybe with decimal commas); "
+            "save it comma-separated with '.' as the decimal point"
+        )
+    if "\t" in first and "," not in first:
+        raise DataError(f"{what} is tab-separated; save it comma-separated")
     lines = io.StringIO(text)
     try:
         header = next(csv.reader(lines), None)
@@ -228,8 +264,9 @@ def read_price_csv(path: str | Path) -> pd.DataFrame:
     Parameters
     ----------
     path : str or Path
-        UTF-8 CSV file. The date column is the one named ``date`` (any case), else the first
-        column. Empty cells mean "no price" (before a listing, after a delisting).
+        UTF-8 CSV file, or a gzipped one (``.csv.gz``). The date column is the one named
+        ``date`` (any case), else the first column. Empty cells mean "no price" (before a
+        listing, after a delisting).
 
     Returns
     -------
@@ -249,10 +286,22 @@ def read_price_csv(path: str | Path) -> pd.DataFrame:
         raise DataError(
             f"{what} not found (or not a file); pass --prices with an existing wide CSV"
         )
+    suffixes = "".join(path.suffixes[-2:]).lower()
+    if path.suffix.lower() in {".parquet", ".pq", ".xlsx", ".xls", ".feather"}:
+        raise DataError(
+            f"{what}: {path.suffix} files are not read; export a wide CSV (date + one column "
+            "per ticker), optionally gzipped as .csv.gz"
+        )
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        if suffixes.endswith(".gz"):
+            with gzip.open(path, "rb") as f:
+                text = f.read().decode("utf-8-sig")
+        else:
+            text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DataError(f"{what} is not UTF-8 text ({exc}); save it as a UTF-8 CSV") from exc
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{what} is not a readable gzip file ({exc})") from exc
     return _read_table(text, what)
 
 
