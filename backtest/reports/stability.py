@@ -14,7 +14,7 @@ from backtest.evaluation.stability import (
     rolling_sharpe_difference,
     subperiod_table,
 )
-from backtest.portfolio.rebalance import EQUAL_WEIGHT
+from backtest.portfolio.rebalance import EQUAL_WEIGHT, MARKET, MIN_VARIANCE
 from backtest.reports.charts.stability import plot_rolling_r2_os, plot_rolling_sharpe_difference
 
 __all__ = ["write_stability_outputs"]
@@ -33,5 +33,7 @@ def write_stability_outputs(panel: ForecastPanel, net: pd.DataFrame, out: Path) 
         plot_rolling_r2_os(rolling, out / "rolling_r2_os.png", ROLLING_MONTHS)
     if EQUAL_WEIGHT in net and len(net.dropna()) >= ROLLING_MONTHS:
         diff = rolling_sharpe_difference(net.dropna(), EQUAL_WEIGHT).dropna(how="all")
-        plot_rolling_sharpe_difference(diff, out / "rolling_sharpe_diff.png", ROLLING_MONTHS)
+        plot_rolling_sharpe_difference(
+            diff, out / "rolling_sharpe_diff.png", ROLLING_MONTHS, (MIN_VARIANCE, MARKET)
+        )
     return table

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib as mpl
@@ -19,13 +20,22 @@ from backtest.reports.charts.style import (
 __all__ = ["plot_rolling_r2_os", "plot_rolling_sharpe_difference"]
 
 
-def _plot_lines(frame: pd.DataFrame, path: Path, title: str, ylabel: str, pct: bool) -> Path:
-    colors = strategy_colors(frame.columns)
+def _plot_lines(
+    frame: pd.DataFrame,
+    path: Path,
+    title: str,
+    ylabel: str,
+    pct: bool,
+    benchmarks: Sequence[str] = (),
+) -> Path:
+    benchmarks = [b for b in benchmarks if b in frame.columns]
+    colors = strategy_colors(c for c in frame.columns if c not in benchmarks)
     with mpl.rc_context(STYLE):
         fig = Figure(figsize=(8.0, 4.0), layout="constrained")
         ax = fig.subplots()
         for name in frame.columns:
-            ax.plot(frame.index, frame[name] * (100 if pct else 1), **line_style(name, colors))
+            style = line_style(name, colors, benchmarks)
+            ax.plot(frame.index, frame[name] * (100 if pct else 1), **style)
         ax.axhline(0.0, color="#333333", linewidth=0.9)
         ax.set_title(title)
         ax.set_ylabel(ylabel)
@@ -40,7 +50,12 @@ def plot_rolling_r2_os(rolling: pd.DataFrame, path: str | Path, window: int) -> 
     return _plot_lines(rolling, Path(path), title, "R\u00b2_OS (%)", pct=True)
 
 
-def plot_rolling_sharpe_difference(rolling: pd.DataFrame, path: str | Path, window: int) -> Path:
-    """Trailing-``window`` annualised Sharpe ratio minus 1/N's, one line per strategy."""
+def plot_rolling_sharpe_difference(
+    rolling: pd.DataFrame, path: str | Path, window: int, benchmarks: Sequence[str] = ()
+) -> Path:
+    """Trailing-``window`` annualised Sharpe ratio minus 1/N's, one line per strategy.
+
+    ``benchmarks`` (minimum variance, the market) are drawn as grey dashes.
+    """
     title = f"Rolling {window}-month Sharpe ratio minus 1/N's (net of costs)"
-    return _plot_lines(rolling, Path(path), title, "Sharpe difference", pct=False)
+    return _plot_lines(rolling, Path(path), title, "Sharpe difference", False, benchmarks)
