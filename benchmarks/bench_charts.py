@@ -8,7 +8,9 @@ Reads a finished run directory (``python -m backtest run ... --results-dir DIR``
   package;
 - ``new, 1 process``: every chart of today's run (the seven plus four tear-sheet charts),
   drawn one after the other;
-- ``new, parallel``: the same through :func:`backtest.reports.charts.render.render_charts`.
+- ``new, parallel``: the same through :func:`backtest.reports.charts.render.render_charts`
+  with two forked workers (a run chooses the workers from the free cores; on a loaded
+  machine it draws in one process).
 
 Usage::
 
@@ -173,7 +175,7 @@ def main() -> None:
             render_charts(jobs, n_jobs=1)
             serial = clock.stop()
             clock = _Clock()
-            render_charts(jobs)
+            render_charts(jobs, n_jobs=2)
             parallel = clock.stop()
             rows.append((old, serial7, serial, parallel))
     n = len(jobs)

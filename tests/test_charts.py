@@ -22,7 +22,7 @@ from backtest.reports.charts.portfolio import (
     plot_weights_grid,
     wealth_ticks,
 )
-from backtest.reports.charts.render import ChartJob, render_charts
+from backtest.reports.charts.render import ChartJob, free_cores, render_charts
 from backtest.reports.charts.run_charts import (
     benchmark_order,
     forecast_chart_jobs,
@@ -337,3 +337,11 @@ def test_a_runs_chart_jobs_draw_every_chart(rng, forecasts, tmp_path):
         _assert_png(path, 5.0, 2.5)
     chosen = tearsheet_selection(palette, list(net.columns), "hist_mean")
     assert chosen == ["lstm@ridge", "bl@ridge", "js@lstm", "equal_weight", "SPY", "min_variance"]
+
+
+def test_free_cores_follows_the_load(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr("os.getloadavg", lambda: (1.0, 1.0, 1.0))  # only this run
+    assert free_cores() == 2
+    monkeypatch.setattr("os.getloadavg", lambda: (9.0, 9.0, 9.0))  # a shared, busy machine
+    assert free_cores() == 1

@@ -4,7 +4,8 @@ A :class:`ChartJob` names a module-level chart function and its arguments (plain
 and numbers, so a job pickles cheaply); :func:`render_charts` draws a batch of jobs in the
 calling process or in a pool of ``fork``-started workers that inherit the already imported
 matplotlib. Rendering is CPU-bound and each figure is independent, so on two cores two
-workers draw a run's charts in about half the time.
+workers draw a run's charts in about half the time when the cores are free (the number of
+workers follows :func:`free_cores`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ChartJob", "render_charts"]
+__all__ = ["ChartJob", "free_cores", "render_charts"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,20 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and all(t.daemon for t in others)
 
 
+def free_cores() -> int:
+    """Cores not busy with other work: the CPU count less the load beyond this process.
+
+    On a busy machine (load average at or above the core count) extra workers only add
+    fork and pickling costs to time-shared cores, so the charts are drawn in one process.
+    """
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not available on this platform
+        return cores
+    return max(1, int(cores - max(0.0, load - 1.0) + 0.5))
+
+
 def render_charts(jobs: Sequence[ChartJob], n_jobs: int | None = None) -> list[Path]:
     """Draw every job, in order of submission, and return the PNG paths.
 
@@ -58,9 +73,9 @@ def render_charts(jobs: Sequence[ChartJob], n_jobs: int | None = None) -> list[P
     jobs : sequence of ChartJob
         The charts to draw.
     n_jobs : int, optional
-        Worker processes; default ``min(len(jobs), cpu count, 4)``. With 1, or where a
-        fork is not safe (another thread running, no ``fork`` start method), the charts are
-        drawn in this process.
+        Worker processes; default :func:`free_cores` (at most 4 and one per job). With 1,
+        or where a fork is not safe (another thread running, no ``fork`` start method),
+        the charts are drawn in this process. The PNGs are the same either way.
 
     Returns
     -------
@@ -68,7 +83,7 @@ def render_charts(jobs: Sequence[ChartJob], n_jobs: int | None = None) -> list[P
         The written files, in the order of `jobs`.
     """
     if n_jobs is None:
-        n_jobs = min(len(jobs), os.cpu_count() or 1, 4)
+        n_jobs = min(len(jobs), free_cores(), 4)
     if n_jobs <= 1 or len(jobs) <= 1 or not _can_fork():
         return [job() for job in jobs]
     context = multiprocessing.get_context("fork")

@@ -50,7 +50,10 @@ tr.pooled td { font-weight: 700; border-top: 2px solid var(--ink); }
 tr.best td:first-child::after { content: " \\2605"; color: #bf8700; }
 td.pos { color: var(--good); } td.neg { color: var(--bad); } td.sig { font-weight: 700; }
 td.na { color: #9aa4ae; }
-table.heatmap td, table.heatmap th { padding: 2px 6px; font-size: 12px; }
+table.heatmap td, table.heatmap th { padding: 2px 5px; font-size: 12px; }
+.heatmaps { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr));
+  gap: 4px 24px; }
+.heatmaps h4 { margin: 8px 0 2px; }
 .columns { display: grid; grid-template-columns: repeat(auto-fit, minmax(230px, 1fr));
   gap: 4px 24px; align-items: start; }
 .columns h4 { margin: 8px 0 2px; }

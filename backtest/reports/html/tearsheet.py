@@ -141,7 +141,7 @@ def tearsheet(run: RunResult) -> str:
             "tables; the last column compounds the year.",
             "note",
         ),
-        '<div class="columns">'
+        '<div class="heatmaps">'
         + "".join(f"<div>{monthly_heatmap(n, net[n], scale)}</div>" for n in names)
         + "</div>",
         "<h3>Yearly returns, rolling risk and the return distribution</h3>",
