@@ -81,7 +81,7 @@ def test_bad_flag_is_refused_before_any_work(real_prices, tmp_path, capsys, extr
     assert err.startswith("error: ") and __import__("re").search(message, err), err
     assert "Traceback" not in err
     assert _left_behind(tmp_path) == []
-    assert not (tmp_path / "cache" / "windows").exists(), "no window fitted"
+    assert not list((tmp_path / "cache").rglob("*.npz")), "no window fitted"
     assert not (tmp_path / "x").exists()
 
 
@@ -293,3 +293,12 @@ def test_simulate_missing_calibration_file_names_its_flag(tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "--calibrate-on" in err and "--prices" not in err
+
+
+def test_cache_dir_under_a_file_fails_before_any_work(real_prices, tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    argv = _argv(real_prices, tmp_path, "--cache-dir", str(tmp_path / "afile" / "cache"))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "cannot write the window cache" in err and "(Not a directory); pass --cache-dir" in err
+    assert "[Errno" not in err and _left_behind(tmp_path) == []

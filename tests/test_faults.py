@@ -212,7 +212,7 @@ def test_a_second_run_on_the_same_results_directory_fails_fast(prices, reference
     err = capsys.readouterr().err
     assert f"error: another run is writing to '{tmp_path / 'run'}'" in err
     assert "wait for it or pass --run-name" in err
-    assert not (tmp_path / "cache2" / "windows").exists(), "no work before the lock"
+    assert not list((tmp_path / "cache2").rglob("*.npz")), "no work before the lock"
 
     out, _ = first.communicate(timeout=600)
     assert first.returncode == 0
@@ -233,7 +233,7 @@ def test_results_dir_that_cannot_be_created_fails_before_any_work(prices, tmp_pa
     target = blocker / "results" / "run"
     assert f"error: cannot write to the results directory '{target}' (Not a directory)" in err
     assert "choose another with --results-dir or free some space" in err
-    assert not (tmp_path / "cache" / "windows").exists()
+    assert not list((tmp_path / "cache").rglob("*.npz")), "no window fitted"
 
 
 def test_full_disk_at_start_fails_before_any_work(prices, tmp_path, monkeypatch, capsys):
@@ -251,7 +251,7 @@ def test_full_disk_at_start_fails_before_any_work(prices, tmp_path, monkeypatch,
     err = capsys.readouterr().err
     assert "cannot write to the results directory" in err
     assert "(No space left on device); choose another with --results-dir or free some space" in err
-    assert not (tmp_path / "cache" / "windows").exists()
+    assert not list((tmp_path / "cache").rglob("*.npz")), "no window fitted"
 
 
 # --- bad input through the command line: exit code 2 and an error naming the problem --------

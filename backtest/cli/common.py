@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -124,3 +125,21 @@ def load_data(config: RunConfig, args: argparse.Namespace) -> PriceData:
         cache_dir=args.cache_dir or default_cache_dir(),
         demo=getattr(args, "source", None) == "demo",
     )
+
+
+def window_store(args: argparse.Namespace):
+    """The window cache under ``--cache-dir``, created and write-tested before any work."""
+    from backtest.engine.store import WindowStore
+
+    root = Path(args.cache_dir or default_cache_dir()) / "windows"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"x" * 4096)
+        probe.unlink()
+    except OSError as exc:
+        raise OSError(
+            f"cannot write the window cache {str(root)!r} ({exc.strerror or exc}); pass "
+            "--cache-dir DIR with a writable directory, or free some space"
+        ) from None
+    return WindowStore(root)

@@ -9,7 +9,6 @@ from datetime import date, timedelta
 
 from backtest.cli.args import config_sets
 from backtest.config import RunConfig
-from backtest.engine.store import WindowStore
 from backtest.live.forecast import forecast_next
 from models.horizon import check_horizon
 
@@ -21,8 +20,7 @@ def forecast_command(args: argparse.Namespace, config: RunConfig, variants: list
     ``forecast.json`` into ``<results-dir>/<run-name>/`` (default ``<variant>-forecast``: a
     forecast is its own sealed directory, beside that variant's ``run`` results).
     """
-    from backtest.cli.common import load_data, make_runner, run_name, tqdm_progress
-    from backtest.data.yahoo import default_cache_dir
+    from backtest.cli.common import load_data, make_runner, run_name, tqdm_progress, window_store
     from backtest.live.report import format_forecast, write_forecast
     from backtest.pipeline import strategy_names
     from backtest.reports.staging import check_run_name, results_dir
@@ -33,7 +31,7 @@ def forecast_command(args: argparse.Namespace, config: RunConfig, variants: list
     for note in data.notes:
         print(f"note: {note}", file=sys.stderr)
     runner = make_runner(args)
-    store = WindowStore((args.cache_dir or default_cache_dir()) / "windows")
+    store = window_store(args)
     for variant in variants:
         cfg = config.with_variant(variant)
         name = run_name(args, variant, len(variants)) if args.run_name else f"{variant}-forecast"

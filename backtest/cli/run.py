@@ -9,10 +9,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtest.cli.common import load_data, make_runner, run_name, synthetic_data, tqdm_progress
+from backtest.cli.common import (
+    load_data,
+    make_runner,
+    run_name,
+    synthetic_data,
+    tqdm_progress,
+    window_store,
+)
 from backtest.config import RunConfig
-from backtest.data.yahoo import default_cache_dir
-from backtest.engine.store import WindowStore
 from backtest.pipeline import check_strategies, run_variant
 from backtest.reports.files import write_csv
 from backtest.reports.html.report import write_report
@@ -50,6 +55,7 @@ def run_command(args: argparse.Namespace, config: RunConfig, variants: list[str]
     check_strategies(config)
     for note in data.notes:
         print(f"note: {note}", file=sys.stderr)
+    window_store(args)  # before any work: a bad --cache-dir fails now
     runner = make_runner(args)
     # A Dask runner used as a context keeps one cluster for every variant.
     with runner if hasattr(runner, "__enter__") else contextlib.nullcontext():
@@ -58,8 +64,8 @@ def run_command(args: argparse.Namespace, config: RunConfig, variants: list[str]
             cfg = config.with_variant(variant)
             final = args.results_dir / run_name(args, variant, len(variants))
             with results_dir(final, "run", cfg.to_dict(), args.overwrite) as out:
-                store = WindowStore((args.cache_dir or default_cache_dir()) / "windows")
                 progress = tqdm_progress(f"{variant} windows", args.no_progress)
+                store = window_store(args)  # its own list of corrupt windows
                 result = run_variant(cfg, data, runner, out, store, progress)
                 corrupt = result.data["windows"]["corrupt"]
                 if corrupt:
