@@ -136,8 +136,8 @@ def _interval(
     draws = draws[~np.isnan(draws)]
     if not draws.size:
         return Interval(float(estimate), np.nan, np.nan)
-    with np.errstate(invalid="ignore"):  # an infinite break-even cost in some resamples
-        low, high = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
+    # No interpolation: a resample's break-even cost can be infinite, and inf - inf is NaN.
+    low, high = np.quantile(draws, [alpha / 2, 1 - alpha / 2], method="inverted_cdf")
     return Interval(float(estimate), float(low), float(high))
 
 

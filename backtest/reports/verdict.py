@@ -146,9 +146,11 @@ def _economic_sentences(ev: Evidence) -> list[str]:
         be = value.break_even_bps
         even = (
             "" if np.isnan(be.estimate)
-            else ", edge gone at a cost of never (it trades no more than the benchmark)"
+            else ", no cost removes its mean-return edge (it trades no more than the benchmark)"
             if np.isinf(be.estimate)
-            else f", edge gone at a cost of {be.estimate:.0f} bps per unit turnover "
+            else ", no mean-return edge over it even before costs (break-even cost 0)"
+            if be.estimate == 0
+            else f", mean-return edge gone at a cost of {be.estimate:.0f} bps per unit turnover "
             f"([{be.low:.0f}, {be.high:.0f}])"
         )  # fmt: skip
         out.append(
