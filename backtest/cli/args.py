@@ -130,6 +130,18 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--workers", type=int, default=2, help="workers of --backend dask-local")
 
 
+def add_verbosity_args(p: argparse.ArgumentParser) -> None:
+    """``--quiet`` and ``--verbose``, on every command."""
+    g = p.add_argument_group("terminal").add_mutually_exclusive_group()
+    g.add_argument("-q", "--quiet", action="store_true", help="only results, warnings and errors")
+    g.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also show library warnings and log lines (normally only in run.log)",
+    )
+
+
 def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
     """Add the ``simulate`` command's flags to ``p``."""
     market = p.add_argument_group("synthetic market (one of the first two is required)")

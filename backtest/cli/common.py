@@ -5,31 +5,21 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import sys
-from collections.abc import Iterable
 from pathlib import Path
 
+from backtest.cli.console import current
 from backtest.config import RunConfig
 from backtest.data.prices import PriceData, load_prices
 from backtest.data.yahoo import default_cache_dir
 
 
-def tqdm_progress(desc: str, disable: bool):
-    """A progress callback for :func:`backtest.engine.walkforward.run_jobs`: windows done, ETA."""
-    from tqdm.auto import tqdm
+def tqdm_progress(desc: str, disable: bool = False):
+    """A progress callback for :func:`backtest.engine.walkforward.run_jobs`: windows done, ETA.
 
-    def wrap(stream: Iterable, total: int) -> Iterable:
-        return tqdm(
-            stream,
-            total=total,
-            desc=desc,
-            unit="window",
-            disable=disable,
-            file=sys.stderr,
-            dynamic_ncols=True,
-        )
-
-    return wrap
+    The running command's console draws it (``--no-progress`` and ``--quiet`` are its
+    settings, so ``disable`` is no longer needed and kept for callers).
+    """
+    return current().windows(desc)
 
 
 def make_runner(args: argparse.Namespace):

@@ -13,6 +13,7 @@ from backtest.cli.args import (
     _add_portfolio_args,
     _add_variant_args,
     add_simulate_arguments,
+    add_verbosity_args,
 )
 from backtest.validation import SCHEMA, allowed
 
@@ -45,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
         "simulate", help="known-truth study: the engine on synthetic markets with a planted signal"
     )
     add_simulate_arguments(simulate)
+    for command in (run, fc, compare, report, simulate):
+        add_verbosity_args(command)
     for command in (run, fc, simulate):
         _show_ranges(command)
     return parser

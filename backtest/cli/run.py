@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
 from pathlib import Path
 
 import pandas as pd
 
-from backtest.cli.common import (
-    load_data,
-    make_runner,
-    run_name,
-    synthetic_data,
-    tqdm_progress,
-    window_store,
-)
+from backtest.cli.common import load_data, make_runner, run_name, synthetic_data, window_store
+from backtest.cli.console import NORMAL, current
 from backtest.config import RunConfig
 from backtest.pipeline import check_strategies, run_variant
 from backtest.reports.files import write_csv
@@ -32,6 +25,9 @@ def print_summary(result: RunResult, out: Path) -> None:
     metrics, performance = result.forecast_metrics, result.performance
     windows = result.data.get("windows", {})
     first, last = result.data.get("forecast_months", ["?", "?"])
+    if current().level < NORMAL:
+        print(f"results: {out}/")
+        return
     with pd.option_context("display.width", 120, "display.precision", 4, "display.max_columns", 20):
         print(
             f"\n== {result.variant}: {len(result.realised)} forecast months "
@@ -47,14 +43,22 @@ def print_summary(result: RunResult, out: Path) -> None:
 
 def run_command(args: argparse.Namespace, config: RunConfig, variants: list[str]) -> None:
     """``backtest run``: every asked variant, then a comparison when there are several."""
+    console = current()
     truth = None
+    console.stage("loading data")
     if getattr(args, "source", "yahoo") == "synthetic":
         data, truth, config = synthetic_data(config, args)
     else:
         data = load_data(config, args)
     check_strategies(config)
+    console.finish()
+    prices = data.prices
+    console.say(
+        f"data: {data.source}; {prices.shape[1]} series, {prices.index[0]:%Y-%m} .. "
+        f"{prices.index[-1]:%Y-%m}"
+    )
     for note in data.notes:
-        print(f"note: {note}", file=sys.stderr)
+        console.note(note)
     window_store(args)  # before any work: a bad --cache-dir fails now
     runner = make_runner(args)
     # A Dask runner used as a context keeps one cluster for every variant.
@@ -64,27 +68,35 @@ def run_command(args: argparse.Namespace, config: RunConfig, variants: list[str]
             cfg = config.with_variant(variant)
             final = args.results_dir / run_name(args, variant, len(variants))
             with results_dir(final, "run", cfg.to_dict(), args.overwrite) as out:
-                progress = tqdm_progress(f"{variant} windows", args.no_progress)
+                progress = console.windows(f"{variant}: fitting windows")
                 store = window_store(args)  # its own list of corrupt windows
                 result = run_variant(cfg, data, runner, out, store, progress)
                 corrupt = result.data["windows"]["corrupt"]
                 if corrupt:
-                    print(
-                        f"warning: {corrupt} cached window(s) failed their checksum "
-                        "and were recomputed",
-                        file=sys.stderr,
+                    console.warn(
+                        f"{corrupt} cached window(s) failed their checksum and were recomputed"
                     )
                 if truth is not None:
                     # The true means the forecasts and strategies can be scored against.
                     write_csv(truth, out / "truth.csv")
+            if len(variants) == 1:
+                console.stage("writing the report")
+                report = write_report(final)
+            console.finish()
+            console.write_log(final / "run.log")
             print_summary(result, final)
             if len(variants) == 1:
-                print(f"report: {write_report(final)}")
+                print(f"report: {report}")
             run_dirs.append(final)
     if len(run_dirs) > 1:
         from backtest.cli.compare import compare_command
 
         # The reports come last so that each includes the cross-variant comparison.
+        console.stage("comparing the variants")
         compare_command(run_dirs, None)
         for run_dir in run_dirs:
-            print(f"report: {write_report(run_dir)}")
+            console.stage(f"writing the report of {run_dir.name}")
+            report = write_report(run_dir)
+            console.finish()
+            console.write_log(run_dir / "run.log")
+            print(f"report: {report}")
