@@ -65,7 +65,18 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     s.add_argument("--months", type=int, default=106, help="months to simulate (106)")
 
 
-_MODELS_HELP = "forecasters to run, e.g. lstm ridge zero (hist_mean always runs)"
+STRATEGY_NAMES = (
+    "hist_mean", "lstm", "blend_25", "blend_50", "blend_75", "skill", "james_stein",
+    "james_stein_lstm", "bayes_stein", "black_litterman",
+)  # fmt: skip
+"""strategies.StrategyName's values, spelled out so that ``--help`` imports no strategy code
+(tests/test_help.py checks they match)."""
+MODEL_NAMES = ("lstm", "ridge", "elastic_net", "ols", "gbm", "zero")
+"""models.registry.available() at start-up, spelled out for the same reason (tested)."""
+_MODELS_HELP = (
+    f"forecasters to run, any of: {' '.join(MODEL_NAMES)}, or one a TOML [models] table "
+    "defines (hist_mean always runs as the baseline; default: lstm ridge)"
+)
 
 
 def _add_variant_args(p: argparse.ArgumentParser) -> None:
@@ -90,24 +101,29 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seeds", type=int, dest="n_seeds", help="ensemble size per window")
     g.add_argument("--epochs", type=int, help="maximum epochs (default 200)")
     g.add_argument("--units", type=int, nargs="+", help="LSTM units per layer (default 64 32)")
-    g.add_argument("--models", nargs="+", help=_MODELS_HELP)
+    g.add_argument("--models", nargs="+", metavar="NAME", help=_MODELS_HELP)
 
 
 def _add_portfolio_args(p: argparse.ArgumentParser) -> None:
     """Portfolio flags: one declaration shared by run, forecast and simulate."""
     g = p.add_argument_group("portfolio")
-    g.add_argument("--strategies", nargs="+", help="subset of shrinkage strategies")
-    g.add_argument("--cost-bps", type=float, help="proportional cost per unit turnover (10)")
-    g.add_argument("--risk-free", type=float, help="annual risk-free rate for Sharpe (0)")
-    g.add_argument("--risk-aversion", type=float, help="mean-variance gamma (5)")
-    g.add_argument("--max-weight", type=float, help="per-asset cap (0.4)")
+    g.add_argument(
+        "--strategies",
+        nargs="+",
+        metavar="NAME",
+        help=f"shrinkage strategies to run, any of: {' '.join(STRATEGY_NAMES)} (default: all)",
+    )
+    g.add_argument("--cost-bps", type=float, help="proportional cost per unit turnover")
+    g.add_argument("--risk-free", type=float, help="annual risk-free rate for Sharpe")
+    g.add_argument("--risk-aversion", type=float, help="mean-variance gamma")
+    g.add_argument("--max-weight", type=float, help="per-asset cap")
 
 
 def _add_output_args(p: argparse.ArgumentParser, default_name: str | None) -> None:
     """Where results go; shared by every command that writes a results directory."""
     g = p.add_argument_group("execution and output")
     g.add_argument("--n-jobs", type=int, default=-1, help="local workers (default: all cores)")
-    g.add_argument("--results-dir", type=Path, default=Path("results"))
+    g.add_argument("--results-dir", type=Path, default=Path("results"), help="where runs go")
     g.add_argument(
         "--run-name",
         default=default_name,
@@ -119,13 +135,23 @@ def _add_output_args(p: argparse.ArgumentParser, default_name: str | None) -> No
         action="store_true",
         help="replace a run of that name made with another configuration (else refused)",
     )
-    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="one line per finished stage instead of spinners and bars",
+    )
 
 
 def _add_exec_args(p: argparse.ArgumentParser) -> None:
     _add_output_args(p, None)
     g = p.add_argument_group("backend")
-    g.add_argument("--backend", choices=["loky", "dask", "dask-local"], default="loky")
+    g.add_argument(
+        "--backend",
+        choices=["loky", "dask", "dask-local"],
+        default="loky",
+        help="loky: local processes; dask: a running cluster (--scheduler); dask-local: a "
+        "cluster started for this run",
+    )
     g.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
     g.add_argument("--workers", type=int, default=2, help="workers of --backend dask-local")
 
