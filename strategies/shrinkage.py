@@ -1,5 +1,7 @@
 """Expected-return strategies that shrink the historical mean toward a target.
 
+(About 350 lines: each estimator sits beside the pure function that defines its intensity.)
+
 See :mod:`strategies.base` for the attributes every strategy sets in ``fit``.
 """
 

@@ -60,10 +60,11 @@ def comparison_markdown(res: ComparisonResult) -> str:
         "## Configurations, ranked by net Sharpe ratio",
         "",
         f"Sharpe ratios are annualised, net of costs, over the {res.n_months} common months "
-        f"(risk-free {res.risk_free:g} a year). The difference against equal weight (1/N) has a "
-        f"{1 - res.alpha:.0%} stationary-bootstrap CI ({res.n_boot} resamples, mean block "
-        f"{res.mean_block:g} months, seed {res.random_state}), a description; p_holm adjusts "
-        f"its p-value for {res.n_configurations - 1} comparisons. beats_1N marks the "
+        f"(risk-free {res.risk_free:g} a year). The difference against equal weight (1/N) "
+        f"has Ledoit-Wolf's {1 - res.alpha:.0%} studentised circular-block-bootstrap CI and "
+        f"two-sided p-value ({res.n_boot} resamples, blocks of {res.mean_block:g} months, "
+        f"seed {res.random_state}), each row as if tested alone; p_holm adjusts the p-values "
+        f"for {res.n_configurations - 1} comparisons. beats_1N marks the "
         "configurations in Romano-Wolf's StepM set against 1/N (the verdict's test). dsr is "
         "each row's deflated Sharpe ratio as if selected; only the best's answers the "
         "selection question, and the verdict's DSR counts the strategies only. Benchmarks "

@@ -14,8 +14,9 @@ import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
 from backtest.evaluation.forecasts import clark_west, diebold_mariano, pooled_clark_west
-from backtest.evaluation.overfitting import sharpe_by_column, sharpe_difference_ci
+from backtest.evaluation.overfitting import sharpe_by_column
 from backtest.evaluation.performance import deflated_sharpe_ratio, expected_max_sharpe, sharpe_ratio
+from backtest.evaluation.sharpe_tests import sharpe_difference_test
 
 __all__ = [
     "FEW_MONTHS",
@@ -82,7 +83,8 @@ def sharpe_table(
     risk_free : float, default=0.0
         Annual risk-free rate, subtracted per period before every Sharpe ratio.
     n_boot, mean_block, alpha : int, float, float
-        Passed to :func:`backtest.evaluation.overfitting.sharpe_difference_ci`.
+        Resamples, block length (months, rounded) and level of the Ledoit-Wolf test
+        (:func:`backtest.evaluation.sharpe_tests.sharpe_difference_test`, two-sided here).
     random_state : int, default=0
         Seed of the bootstrap; every column uses the same resampled months (common random
         numbers), so the intervals are comparable and the table is reproducible.
@@ -117,19 +119,15 @@ def sharpe_table(
     n_configs = excess.shape[1]
     var_sr = float(np.var(sharpe_by_column(excess.to_numpy()), ddof=1))
     base = excess[benchmark].to_numpy()
+    boot = {"n_boot": n_boot, "block_size": max(1, round(mean_block)), "alpha": alpha,
+            "random_state": random_state}  # fmt: skip
     rows = []
     for col in excess.columns:
         r = excess[col].to_numpy()
-        # On very short samples a resample can repeat one month (zero std): its Sharpe is NaN
-        # and so is the interval; the caller reports that in words instead of a warning.
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ci = sharpe_difference_ci(
-                r, base, n_boot=n_boot, mean_block=mean_block, alpha=alpha,
-                random_state=random_state,
-            )  # fmt: skip
+        diff = [0.0, 0.0, 0.0, np.nan] if col == benchmark else _ledoit_wolf(r, base, **boot)
         rows.append([
-            sharpe_ratio(returns[col].to_numpy(), risk_free), ci.difference, ci.ci_low,
-            ci.ci_high, ci.p_value, deflated_sharpe_ratio(r, n_configs, var_sr),
+            sharpe_ratio(returns[col].to_numpy(), risk_free), *diff,
+            deflated_sharpe_ratio(r, n_configs, var_sr),
         ])  # fmt: skip
     cols = [c for c in SHARPE_TABLE_COLUMNS if c != "p_holm"]
     table = pd.DataFrame(rows, index=returns.columns, columns=cols)
@@ -138,6 +136,17 @@ def sharpe_table(
     table.loc[benchmark, ["p_value"]] = np.nan  # 1/N against itself is no test
     sr0 = expected_max_sharpe(n_configs, var_sr) * np.sqrt(12)
     return table, float(sr0)
+
+
+def _ledoit_wolf(r: np.ndarray, base: np.ndarray, **boot) -> list[float]:
+    """[difference, ci_low, ci_high, two-sided p] of Ledoit-Wolf's test; NaN when too short."""
+    try:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = sharpe_difference_test(r, base, alternative="two-sided", **boot)
+    except ValueError:  # fewer than two blocks of months
+        sr = sharpe_by_column(np.column_stack([r, base])) * np.sqrt(12)
+        return [float(sr[0] - sr[1]), np.nan, np.nan, np.nan]
+    return [t.difference, t.ci_low, t.ci_high, t.p_value]
 
 
 def diebold_mariano_differential(differential: np.ndarray):

@@ -281,10 +281,12 @@ def sharpe_difference_ci(
     (through blocks) their serial dependence. The p-value centres the bootstrap distribution
     on the estimate: ``p = (1 + #{|d*_b - d| >= |d|}) / (1 + B)``.
 
+    This is a plain percentile interval, a description of uncertainty; Ledoit and Wolf's
+    (2008) studentised HAC test is
+    :func:`backtest.evaluation.sharpe_tests.sharpe_difference_test`.
+
     References
     ----------
-    Ledoit, O. and Wolf, M. (2008). Robust performance hypothesis testing with the Sharpe
-    ratio. Journal of Empirical Finance 15(5), 850-859.
     Politis, D. N. and Romano, J. P. (1994). Journal of the American Statistical Association
     89(428), 1303-1313.
     """
