@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.covariance import LedoitWolf
 
-from strategies.qp import solve_capped_budget_qp
+from strategies.qp import QPSolution, solve_capped_budget_qp
 
 __all__ = [
     "Allocator",
@@ -30,6 +30,10 @@ __all__ = [
 
 #: Largest tolerated violation of the budget and the bounds after the clean-up.
 WEIGHT_TOLERANCE = 1e-8
+
+#: Below this ``N * max_weight - 1`` the feasible box is a sliver around 1/N whose all-but-empty
+#: interior stalls an interior-point solver (AlmostSolved); see :func:`_solve_pinned`.
+PINNED_SLACK = 1e-6
 
 
 def ledoit_wolf_covariance(simple_returns: np.ndarray) -> np.ndarray:
@@ -113,6 +117,20 @@ def _check_semi_definite(cov: np.ndarray, label: str | None) -> None:
         ) from None
 
 
+def _solve_pinned(
+    mu: np.ndarray, cov: np.ndarray, gamma: float, upper: float, slack: float
+) -> QPSolution:
+    """Solve the QP through the shortfalls below the cap, ``w = upper - slack z``.
+
+    ``sum w = 1`` becomes ``sum z = 1`` and ``w >= 0`` is implied (``slack z <= slack < upper``),
+    so ``z`` lives on the unit simplex, a well-shaped set, with objective
+    ``(mu - gamma Sigma upper)' z + (slack gamma / 2) z' Sigma z`` (divided by ``slack``).
+    """
+    capped = np.full(mu.shape[0], upper)
+    solution = solve_capped_budget_qp(slack * gamma * cov, mu - gamma * cov @ capped, 1.0)
+    return QPSolution(capped - slack * solution.x, solution.status, solution.iterations)
+
+
 def mean_variance_weights(
     mu: np.ndarray,
     cov: np.ndarray,
@@ -158,7 +176,13 @@ def mean_variance_weights(
     upper = _check_max_weight(max_weight, n_assets, label)
     _check_semi_definite(cov, label)
     gamma = float(risk_aversion)
-    solution = solve_capped_budget_qp(gamma * cov, -mu, upper)
+    slack = upper * n_assets - 1.0
+    if -1e-12 <= slack <= 0.0:  # what _check_max_weight lets through
+        return np.full(n_assets, 1.0 / n_assets)  # the only feasible portfolio
+    if 0.0 < slack <= PINNED_SLACK:
+        solution = _solve_pinned(mu, cov, gamma, upper, slack)
+    else:
+        solution = solve_capped_budget_qp(gamma * cov, -mu, upper)
     if not solution.solved:
         raise ValueError(
             f"{_where(label)}mean-variance solve failed: Clarabel status {solution.status} "

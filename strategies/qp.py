@@ -91,9 +91,10 @@ def solve_capped_budget_qp(hessian: np.ndarray, linear: np.ndarray, upper: float
     """
     n_assets = linear.shape[0]
     # Scaling the objective leaves the argmin alone but makes the absolute tolerances mean the
-    # same on a 1%-volatility minimum variance as on a 15%-volatility mean-variance problem.
-    trace = float(np.trace(hessian))
-    scale = n_assets / trace if trace > 0 else 1.0
+    # same on a 1%-volatility minimum variance as on a 15%-volatility mean-variance problem
+    # (and on the nearly linear problems of a cap that leaves a sliver around 1/N).
+    magnitude = max(float(np.trace(hessian)) / n_assets, float(np.abs(linear).max()))
+    scale = 1.0 / magnitude if magnitude > 0 else 1.0
     rows, cols, indptr = _upper_triangle(n_assets)
     p_data = scale * hessian[rows, cols]
     p_matrix = sparse.csc_matrix((p_data, rows, indptr), shape=(n_assets, n_assets))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
@@ -54,12 +54,19 @@ def utility(weights, mu, cov, gamma):
 
 
 def slsqp_weights(mu, cov, gamma, upper):
-    """Naive reference: SciPy SLSQP from equal weights, tightly converged (the former solver)."""
+    """Naive reference: SciPy SLSQP from equal weights, tightly converged (the former solver).
+
+    SLSQP's ``ftol`` is absolute, so the objective is first divided by its scale (a 1%-vol
+    minimum variance has utilities ~1e-7, where ``ftol=1e-15`` would stop ~1e-4 from the
+    optimum); the argmin is unchanged.
+    """
     n_assets = mu.shape[0]
+    scale = max(gamma * np.trace(cov) / n_assets, np.abs(mu).max())
 
     def objective(w):
         sigma_w = cov @ w
-        return 0.5 * gamma * w @ sigma_w - mu @ w, gamma * sigma_w - mu
+        value, gradient = 0.5 * gamma * w @ sigma_w - mu @ w, gamma * sigma_w - mu
+        return value / scale, gradient / scale
 
     result = minimize(
         objective,
@@ -70,9 +77,21 @@ def slsqp_weights(mu, cov, gamma, upper):
         constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1, "jac": np.ones_like}],
         options={"ftol": 1e-15, "maxiter": 1000},
     )
-    assert result.success, result.message
     weights = np.clip(result.x, 0.0, upper)
-    return weights / weights.sum()
+    return weights / weights.sum(), result.success
+
+
+def reference_weights(mu, cov, gamma, upper):
+    """SLSQP, then the exact optimum on its active set (the sign checks can fail).
+
+    SLSQP sometimes ends with "Positive directional derivative for linesearch" at a point it
+    cannot improve on in floating point; its active set is then still usable if the exact
+    solution on it passes the KKT checks, and the example is discarded otherwise.
+    """
+    weights, success = slsqp_weights(mu, cov, gamma, upper)
+    refined = kkt_refined(weights, mu, cov, gamma, upper)
+    assume(success or refined is not weights)
+    return refined
 
 
 def kkt_refined(weights, mu, cov, gamma, upper, tol=1e-7):
@@ -147,6 +166,16 @@ def test_mean_variance_allows_negative_closed_form_to_bind_at_zero(rng):
     assert utility(weights, mu, cov, gamma) >= utility(np.full(4, 0.25), mu, cov, gamma)
 
 
+@pytest.mark.parametrize("slack", [0.0, 1e-14, 1e-12, 1e-10, 1e-9, 1e-7])
+def test_cap_leaving_a_sliver_around_equal_weights(rng, slack):
+    cov, mu, gamma = random_covariance(rng, 7, 0.25), rng.normal(0.01, 0.03, 7), 6.0
+    max_weight = (1 + slack) / 7
+    weights = MeanVariance(risk_aversion=gamma, max_weight=max_weight).allocate(mu, cov)
+    np.testing.assert_allclose(weights, np.full(7, 1 / 7), atol=slack + 1e-15)
+    reference, _ = slsqp_weights(mu, cov, gamma, max_weight)
+    assert utility(weights, mu, cov, gamma) >= utility(reference, mu, cov, gamma) - 1e-15
+
+
 def test_cap_binds_for_the_dominant_asset():
     cov = np.diag([0.01, 0.01, 0.01])
     weights = MeanVariance(risk_aversion=5.0, max_weight=0.4).allocate([0.2, 0.0, 0.0], cov)
@@ -189,7 +218,7 @@ def test_mean_variance_respects_budget_and_bounds(seed, n_assets, cap_slack, gam
     assert utility(weights, mu, cov, gamma) >= utility(equal, mu, cov, gamma) - 1e-12
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
     n_assets=st.sampled_from([2, 3, 7, 12, 25, 50]),
@@ -204,7 +233,7 @@ def test_qp_matches_slsqp_reference(seed, n_assets, cap_slack, gamma, vol, zero_
     mu = np.zeros(n_assets) if zero_mean else rng.normal(0.01, 0.03, n_assets)
     max_weight = min(1.0, 1 / n_assets + cap_slack * (1 - 1 / n_assets))
     weights = mean_variance_weights(mu, cov, gamma, max_weight)
-    reference = kkt_refined(slsqp_weights(mu, cov, gamma, max_weight), mu, cov, gamma, max_weight)
+    reference = reference_weights(mu, cov, gamma, max_weight)
     np.testing.assert_allclose(weights, reference, atol=WEIGHT_ATOL)
     assert utility(weights, mu, cov, gamma) >= utility(reference, mu, cov, gamma) - UTILITY_ATOL
 
