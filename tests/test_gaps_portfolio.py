@@ -185,3 +185,17 @@ def test_irregular_realised_rows_and_business_month_end_decisions_are_fine():
     result = simulate_portfolio(weights, realised, cost_bps=0.0)
     np.testing.assert_allclose(result.gross, [0.01, -0.02, 0.03, -0.04], atol=1e-15)
     assert list(result.gross.index) == list(earned[2:])
+
+
+def test_a_single_decision_and_a_list_for_weights():
+    _, realised = _frames(1)
+    # One row on an index without a frequency: none can be inferred either.
+    weights = pd.DataFrame({"A": [0.5], "B": [0.5]}, index=pd.DatetimeIndex(["2020-01-31"]))
+    result = simulate_portfolio(weights, realised, cost_bps=0.0)
+    np.testing.assert_allclose(result.gross, [0.01])
+    _raises(
+        "`weights` must be a non-empty DataFrame (dates x assets), got <class 'list'> "
+        "of shape None.",
+        [[0.5, 0.5]],
+        realised,
+    )
