@@ -177,3 +177,9 @@ def test_performance_table_checks_cost_columns_by_name():
     table = performance_table(returns, turnover=returns * 10, costs=returns)
     assert table.loc["x", "total_costs"] == pytest.approx(0.06)
     assert table.loc["y", "avg_turnover"] == pytest.approx(0.1)
+
+
+def test_performance_table_with_no_defined_sharpe_ratio_has_no_dsr():
+    # Every column flat at zero: no Sharpe ratio, so no selected column and no DSR.
+    table = performance_table(pd.DataFrame({"a": [0.0, 0.0, 0.0], "b": [0.0, 0.0, 0.0]}))
+    assert table["sharpe"].isna().all() and table["dsr"].isna().all()
