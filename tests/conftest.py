@@ -14,6 +14,11 @@ import pytest
 from backtest.data.demo import DEMO_END, DEMO_RELATIVES, DEMO_START, DEMO_TARGETS
 from backtest.data.prices import load_prices
 
+# As the command line sets them (backtest.cli.console.quiet_tensorflow), before any test imports
+# TensorFlow: in-process fits and worker fits then run the same kernels (oneDNN off).
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 SHARED_ENV = "BACKTEST_TEST_SHARED_DATA"
 """Where the extra price files live; point it at a missing path to run as a fresh clone."""
 SHARED_DATA = Path(
