@@ -11,7 +11,7 @@ import pandas as pd
 from backtest.config import RunConfig
 from backtest.data.prices import PriceData
 from backtest.engine.store import WindowStore
-from backtest.engine.walkforward import Runner, walk_forward
+from backtest.engine.walkforward import Runner, model_specs, walk_forward
 from backtest.features import log_returns
 from backtest.portfolio.rebalance import MARKET, backtest_strategies, decide
 from backtest.reports.evidence import evidence_table, run_evidence
@@ -48,6 +48,7 @@ def check_strategies(config: RunConfig) -> list[str]:
     """
     from strategies import MarketView
 
+    model_specs(config)  # an unknown model, estimator path or parameter fails here
     names = strategy_names(config)
     n_assets = len(config.data.targets)
     rng = np.random.default_rng(0)

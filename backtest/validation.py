@@ -256,10 +256,18 @@ def check_values(values: dict[str, Any], between: bool = True) -> None:
         for key, value in (values.get(section) or {}).items():
             if key in SCHEMA:
                 check_value(key, value)
-    names = (values.get("models") or {}).get("names")
+    models = values.get("models") or {}
+    names = models.get("names")
     if names is not None and not MODEL_NAMES.constraint.ok(names):
         text = MODEL_NAMES.constraint.text + _repeated(names)
         raise refuse("models", names, text, MODEL_NAMES)
+    if between and names is not None:
+        idle = sorted(k for k in models if k != "names" and k not in names)
+        if idle:
+            raise ValueError(
+                f"[models.{idle[0]}] is configured but {idle[0]!r} is not in models (--models) "
+                f"= {list(names)}: add it to the list or drop the table"
+            )
     if between:
         _check_between(values)
 

@@ -71,6 +71,7 @@ BAD_FLAGS = [
     (["--run-name", "../../x"], r"--run-name '\.\./\.\./x' is not a plain directory name"),
     (["--n-jobs", "0"], r"--n-jobs = 0 is not allowed"),
     (["--models", "lstm", "lstm"], r"models \(--models\) .*'lstm' given twice"),
+    (["--models", "nosuch"], r"unknown model 'nosuch'; choose from"),
 ]
 
 
@@ -103,6 +104,10 @@ BAD_TOML = [
     ('[data]\ntargets = "NVDA"\n', r"targets \(--tickers\) = 'NVDA' is not allowed: .* a list"),
     ("[model]\ndropout = true\n", r"\[model\] dropout = True is not allowed"),
     ("[model]\nepoch = 5\n", r"unknown config key\(s\) \['model.epoch'\]"),
+    (
+        '[models]\nnames = ["lstm"]\n[models.ridge]\nparams = {alpha = 1.0}\n',
+        r"\[models.ridge\] is configured but 'ridge' is not in models",
+    ),
 ]  # fmt: skip
 
 

@@ -40,6 +40,8 @@ QUICK = [
     "--strategies",
     "hist_mean",
     "lstm",
+    "--models",
+    "lstm",  # one model: N_WINDOWS windows (the default runs lstm and ridge)
 ]
 COMPARED = ("forecasts.csv", "portfolio_returns.csv", "weights.csv")
 
