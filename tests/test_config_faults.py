@@ -307,3 +307,11 @@ def test_cache_dir_under_a_file_fails_before_any_work(real_prices, tmp_path, cap
     err = capsys.readouterr().err
     assert "cannot write the window cache" in err and "(Not a directory); pass --cache-dir" in err
     assert "[Errno" not in err and _left_behind(tmp_path) == []
+
+
+def test_end_past_the_data_is_one_clause_for_all_tickers(real_prices, tmp_path, capsys):
+    assert main(_argv(real_prices, tmp_path, "--end", "2023-06-01")) == 2
+    err = capsys.readouterr().err
+    assert err.count("no price at the end month 2023-06") == 1, err
+    assert f"{', '.join(real_prices.tickers())} have no price at the end month" in err
+    assert "move --end to 2022-11 or earlier, or drop them" in err

@@ -222,20 +222,32 @@ class PriceData:
 
 
 def _coverage_problems(window: pd.DataFrame, start: pd.Period, end: pd.Period) -> list[str]:
-    problems = []
+    """One clause per kind of gap and month, naming every ticker it concerns."""
+    groups: dict[tuple[str, object], list[str]] = {}
     for ticker in window.columns:
         present = window[ticker].dropna().index.to_period("M")
         if present.empty:
-            problems.append(f"{ticker} has no price between {start} and {end}; drop {ticker}")
+            groups.setdefault(("none", None), []).append(ticker)
         elif present[0] > start:
-            problems.append(
-                f"{ticker} has no price at the start month {start}: its first month is "
-                f"{present[0]}; move --start to {present[0]} or later, or drop {ticker}"
-            )
+            groups.setdefault(("start", present[0]), []).append(ticker)
         elif present[-1] < end:
+            groups.setdefault(("end", present[-1]), []).append(ticker)
+    problems = []
+    for (kind, month), tickers in groups.items():
+        names = ", ".join(tickers)
+        its, them = ("its", tickers[0]) if len(tickers) == 1 else ("their", "them")
+        has = "has" if len(tickers) == 1 else "have"
+        if kind == "none":
+            problems.append(f"{names} {has} no price between {start} and {end}; drop {them}")
+        elif kind == "start":
             problems.append(
-                f"{ticker} has no price at the end month {end}: its last month is "
-                f"{present[-1]}; move --end to {present[-1]} or earlier, or drop {ticker}"
+                f"{names} {has} no price at the start month {start}: {its} first month is "
+                f"{month}; move --start to {month} or later, or drop {them}"
+            )
+        else:
+            problems.append(
+                f"{names} {has} no price at the end month {end}: {its} last month is "
+                f"{month}; move --end to {month} or earlier, or drop {them}"
             )
     return problems
 
