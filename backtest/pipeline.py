@@ -79,6 +79,20 @@ def check_strategies(config: RunConfig) -> list[str]:
     return names
 
 
+MIN_RELIABLE_MONTHS = 24
+"""Out-of-sample months below which Sharpe ratios and their intervals mean little."""
+
+
+def _small_sample_caution(n_months: int) -> str:
+    if n_months >= MIN_RELIABLE_MONTHS:
+        return ""
+    return (
+        f"Caution: only {n_months} out-of-sample month(s), fewer than {MIN_RELIABLE_MONTHS}: "
+        "the statistics below are too noisy to rank anything (intervals may be undefined); "
+        "lower --min-train or use a longer history. "
+    )
+
+
 def _strategy_hint(reason: str) -> str:
     """The fixes that fit the failure: more months, fewer strategies, another cap or assets."""
     text = reason.lower()
@@ -132,7 +146,7 @@ def run_variant(
     tests = evidence_table(evidence)
     write_csv(tests, out / "inference.csv")
     write_stability_outputs(panel, backtest.frame("net"), out)
-    text = verdict(evidence)
+    text = _small_sample_caution(len(panel.dates)) + verdict(evidence)
     write_summary(
         out,
         f"Walk-forward backtest, variant '{config.variant.value}'",

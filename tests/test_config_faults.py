@@ -315,3 +315,13 @@ def test_end_past_the_data_is_one_clause_for_all_tickers(real_prices, tmp_path, 
     assert err.count("no price at the end month 2023-06") == 1, err
     assert f"{', '.join(real_prices.tickers())} have no price at the end month" in err
     assert "move --end to 2022-11 or earlier, or drop them" in err
+
+
+@pytest.mark.slow  # one CLI run (no Keras)
+def test_a_short_run_says_its_statistics_are_noise(real_prices, tmp_path, capsys, fake_runner):
+    assert main(_argv(real_prices, tmp_path, "--min-train", "92")) == 0
+    result = load_run(tmp_path / "results" / "r")
+    n_months = len(result.realised)
+    assert n_months < 24
+    assert result.verdict.startswith(f"Caution: only {n_months} out-of-sample month(s)")
+    assert "Caution: only" in capsys.readouterr().out
