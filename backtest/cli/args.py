@@ -261,8 +261,22 @@ def config_sets(args: argparse.Namespace, key: str) -> bool:
     return key in values or section is not None
 
 
+def _check_output_args(args: argparse.Namespace) -> None:
+    """Refuse a bad --run-name or --n-jobs at the door, before any data is loaded."""
+    from backtest.reports.staging import check_run_name
+
+    if getattr(args, "run_name", None):
+        check_run_name(args.run_name)
+    n_jobs = getattr(args, "n_jobs", -1)
+    if n_jobs is not None and n_jobs != -1 and n_jobs < 1:
+        raise ValueError(
+            f"--n-jobs = {n_jobs!r} is not allowed: it must be a positive integer or -1 (all cores)"
+        )
+
+
 def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, list[str]]:
     """Defaults, overlaid by the TOML file, overlaid by flags; and the variants to run."""
+    _check_output_args(args)
     values = load_toml(args.config) if args.config else {}
     base = RunConfig(data=DEMO_DATA) if getattr(args, "source", None) == "demo" else None
     config = config_from_mapping({k: v for k, v in values.items() if k != "variant"}, base)
