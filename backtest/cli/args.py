@@ -177,7 +177,7 @@ def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         type=Path,
         help="wide price CSV to calibrate means, volatilities and correlations "
-        "on, e.g. ../shared/data/prices_monthly.csv",
+        "on, e.g. prices.csv (a wide CSV: date + one column per ticker)",
     )
     source.add_argument(
         "--market-config",
