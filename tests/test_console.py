@@ -16,7 +16,8 @@ from backtest.cli.console import NORMAL, QUIET, VERBOSE, Console
 REPO = Path(__file__).resolve().parents[1]
 NOISE = re.compile(r"tensorflow|absl|oneDNN|cuda|Warning|warnings\.warn|I0000|W0000", re.I)
 STAGE_LINE = re.compile(
-    r"^(- .+: \d+(\.\d+)? s|- .+: \d+ in \d+\.\d s|data: .+|note: .+|done in .+)$"
+    r"^(- .+: \d+(\.\d+)? s|- .+: \d+ in \d+\.\d s|- .+: every window read from the cache|"
+    r"data: .+|note: .+|done in .+)$"
 )
 
 
@@ -63,6 +64,13 @@ def test_verbose_echoes_library_lines_and_quiet_shows_no_stage():
         console.note("resampled")
         console.finish()
     assert stream.getvalue() == ""
+
+
+def test_all_windows_cached_says_so():
+    console, stream = _console(NORMAL)
+    assert list(console.windows("fitting windows", after="allocating")(iter(()), 0)) == []
+    console.finish()
+    assert stream.getvalue().startswith("- fitting windows: every window read from the cache\n")
 
 
 def test_stages_and_windows_report_each_stage_with_its_time():

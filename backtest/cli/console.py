@@ -185,6 +185,7 @@ class Console:
 
         def wrap(stream: Iterable, total: int) -> Iterator:
             if total == 0:
+                self.say(f"- {desc}: every window read from the cache")
                 self.stage(after)
                 yield from stream
                 return
