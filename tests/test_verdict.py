@@ -187,6 +187,12 @@ CASES = [
         ["model confidence set", "holds: hist_mean; eliminated: lstm"],
         mcs=mcs(("hist_mean",), ("lstm",)),
     ),  # fmt: skip
+    case(
+        "too_short_for_snooping_tests",
+        ["too few months for the snooping tests against 1/N"],
+        superiority=(),
+        absent=["nothing beat 1/N net"],
+    ),  # fmt: skip
     case("one_level_throughout", ["at 5%"], absent=["at 10%", "90%"]),
 ]
 

@@ -177,7 +177,12 @@ def compare_runs(
         if result.n_months < FEW_MONTHS
         else []
     )
-    text = " ".join([*caution, verdict(evidence), *forecast_sentences(result)])
+    span = (
+        f"{result.n_configurations} configurations ({len(trials)} strategies, the rest "
+        f"benchmarks) over {result.n_months} common months ({returns.index[0]:%Y-%m} to "
+        f"{returns.index[-1]:%Y-%m})."
+    )
+    text = " ".join([*caution, span, verdict(evidence), *forecast_sentences(result)])
     return replace(result, verdict=text)
 
 

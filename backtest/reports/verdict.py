@@ -166,7 +166,10 @@ def _conclusion(ev: Evidence) -> str:
     spa_1n = [t for t in ev.superiority if ev.label(t.benchmark) == "1/N"]
     lvl = f"{ev.level:.0%}"
     if not spa_1n:
-        return f"Conclusion at {lvl}: no test against 1/N could run."
+        return (
+            f"Conclusion at {lvl}: too few months for the snooping tests against 1/N, so "
+            "nothing can be said to beat it."
+        )
     t = spa_1n[0]
     if t.rejects(ev.level) and t.superior:
         return (
@@ -182,7 +185,7 @@ def _conclusion(ev: Evidence) -> str:
 
 def verdict_sentences(ev: Evidence) -> list[str]:
     """The verdict as a list of sentences: conclusion, forecasts, snooping, Sharpe, PBO, value."""
-    out = [_conclusion(ev)] if ev.superiority else []
+    out = [_conclusion(ev)]
     out += [_forecast_sentence(f, ev.level) for f in ev.forecasts]
     out += _mcs_sentence(ev)
     out += [_superiority_sentence(ev, i) for i in range(len(ev.superiority))]
