@@ -12,6 +12,7 @@ from backtest.config import RunConfig
 from backtest.data.prices import PriceData
 from backtest.engine.store import WindowStore
 from backtest.engine.walkforward import Runner, model_specs, walk_forward
+from backtest.evaluation.models import comparator_sentence
 from backtest.features import log_returns
 from backtest.portfolio.rebalance import MARKET, backtest_strategies, decide
 from backtest.reports.evidence import evidence_table, run_evidence
@@ -19,6 +20,7 @@ from backtest.reports.files import (
     write_config,
     write_csv,
     write_forecast_outputs,
+    write_model_outputs,
     write_strategy_outputs,
     write_summary,
 )
@@ -133,6 +135,7 @@ def run_variant(
         market,
     )
     metrics = write_forecast_outputs(panel, out)
+    models = write_model_outputs(panel, out)
     performance = write_strategy_outputs(
         backtest, out, config.portfolio.risk_free, max_weight=config.portfolio.max_weight
     )
@@ -147,6 +150,9 @@ def run_variant(
     write_csv(tests, out / "inference.csv")
     write_stability_outputs(panel, backtest.frame("net"), out)
     text = _small_sample_caution(len(panel.dates)) + verdict(evidence)
+    if len(panel.models) > 1:
+        # The comparator: which model, if any, beats the mean, and each against the primary.
+        text = f"{text} {comparator_sentence(models, panel.primary)}"
     write_summary(
         out,
         f"Walk-forward backtest, variant '{config.variant.value}'",
@@ -154,6 +160,7 @@ def run_variant(
         performance,
         text,
         tests,
+        models,
     )
     write_config(
         out,

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from backtest.engine.panel import ForecastPanel
-from backtest.portfolio.rebalance import Decision, decide, views
+from backtest.portfolio.rebalance import Decision, decide_every_model
 
 __all__ = ["Recommendation", "recommend"]
 
@@ -45,5 +45,7 @@ def recommend(
     risk_aversion, max_weight : float
         Mean-variance settings (``max_weight`` also caps minimum variance).
     """
-    origin, view = views(panel, target_returns)[-1]
-    return decide(origin, view, panel.tickers, strategies, risk_aversion, max_weight)
+    (decision,) = decide_every_model(
+        panel, target_returns, strategies, risk_aversion, max_weight, last_only=True
+    )
+    return decision

@@ -13,6 +13,7 @@ then each weight row earns month ``t + 1``'s realised simple returns
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -182,6 +183,74 @@ def _decide(
     )
 
 
+FORECAST_FREE = (
+    StrategyName.HIST_MEAN.value,
+    StrategyName.JAMES_STEIN.value,
+    StrategyName.BAYES_STEIN.value,
+)
+"""Strategies that ignore the forecast: they run once, not once per model."""
+
+
+def model_strategy(name: str, model: str, primary: str) -> str:
+    """Filename-safe name of a forecast-based strategy on ``model``: ``skill@ridge``.
+
+    The primary model's strategies keep their plain names (``skill``).
+    """
+    return name if model == primary else f"{name}@{model}"
+
+
+def _merge(decisions: dict[str, Decision], primary: str) -> Decision:
+    """One decision holding every model's forecast-based strategies, suffixed by model."""
+    first = decisions[primary]
+    frames: dict[str, list[pd.DataFrame]] = {"mu": [], "mu_simple": [], "intensity": []}
+    weights = [first.weights.drop(columns=list(first.benchmarks))]
+    for model, d in decisions.items():
+        rename = {c: model_strategy(c, model, primary) for c in d.mu.columns}
+        for field, parts in frames.items():
+            parts.append(getattr(d, field).rename(columns=rename))
+        if model != primary:
+            weights.append(d.weights.drop(columns=list(d.benchmarks)).rename(columns=rename))
+    weights.append(first.weights[list(first.benchmarks)])
+    return dataclasses.replace(
+        first,
+        **{field: pd.concat(parts, axis=1) for field, parts in frames.items()},
+        weights=pd.concat(weights, axis=1),
+    )
+
+
+def decide_every_model(
+    panel: ForecastPanel,
+    target_returns: pd.DataFrame,
+    strategies: Sequence[str],
+    risk_aversion: float,
+    max_weight: float,
+    last_only: bool = False,
+) -> list[Decision]:
+    """Every rebalancing decision, the forecast-based strategies once per model.
+
+    The primary model's view runs every strategy; each other model's view runs only the
+    strategies that use a forecast (not :data:`FORECAST_FREE`), named ``strategy@model``.
+    ``last_only`` decides at the last origin only (the live decision).
+    """
+    per_model: dict[str, list[Decision]] = {}
+    for model in panel.models:
+        names = list(strategies)
+        if model != panel.primary:
+            names = [s for s in strategies if s not in FORECAST_FREE]
+            if not names:
+                continue
+        dated = views(panel, target_returns, model)
+        per_model[model] = [
+            decide(origin, view, panel.tickers, names, risk_aversion, max_weight)
+            for origin, view in (dated[-1:] if last_only else dated)
+        ]
+    models = list(per_model)
+    return [
+        _merge(dict(zip(models, same_origin, strict=True)), panel.primary)
+        for same_origin in zip(*per_model.values(), strict=True)
+    ]
+
+
 def backtest_strategies(
     panel: ForecastPanel,
     target_returns: pd.DataFrame,
@@ -210,10 +279,7 @@ def backtest_strategies(
         Monthly log returns of a market ETF (SPY), held as a buy-and-hold benchmark.
     """
     tickers = panel.tickers
-    decisions = [
-        decide(origin, view, tickers, strategies, risk_aversion, max_weight)
-        for origin, view in views(panel, target_returns)
-    ]
+    decisions = decide_every_model(panel, target_returns, strategies, risk_aversion, max_weight)
     rows = [
         (
             d.origin,

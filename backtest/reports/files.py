@@ -14,6 +14,7 @@ import pandas as pd
 from backtest.engine.panel import ForecastPanel
 from backtest.engine.store import atomic_write_text
 from backtest.evaluation.forecasts import forecast_metrics
+from backtest.evaluation.models import model_comparison, model_metrics, models_table
 from backtest.evaluation.performance import performance_table
 from backtest.portfolio.rebalance import BASELINE, StrategyBacktest
 from backtest.reports.charts.render import render_charts
@@ -68,6 +69,18 @@ def write_forecast_outputs(panel: ForecastPanel, out: Path) -> pd.DataFrame:
     write_csv(panel.diagnostics, out / "training_diagnostics.csv")
     render_charts(forecast_chart_jobs(panel.realised, panel.forecasts, panel.hist_mean, out))
     return metrics
+
+
+def write_model_outputs(panel: ForecastPanel, out: Path) -> pd.DataFrame:
+    """model_metrics.csv (every model, ticker and pooled) and model_comparison.csv (DM pairs).
+
+    Returns the "models compared" table (pooled, one row per model, DM against the primary).
+    """
+    metrics = model_metrics(panel.realised, panel.forecasts, panel.hist_mean)
+    comparison = model_comparison(panel.realised, panel.forecasts)
+    write_csv(metrics, out / "model_metrics.csv")
+    write_csv(comparison, out / "model_comparison.csv")
+    return models_table(metrics, comparison, panel.primary)
 
 
 def write_strategy_outputs(
@@ -146,9 +159,17 @@ def write_summary(
     performance: pd.DataFrame | None,
     text: str,
     tests: pd.DataFrame | None = None,
+    models: pd.DataFrame | None = None,
 ) -> Path:
-    """summary.md: the verdict, the tests behind it, the strategy ranking, forecast metrics."""
+    """summary.md: verdict, models compared, tests behind the verdict, ranking, metrics."""
     parts = [f"# {title}", "", "## Verdict", "", text, ""]
+    if models is not None:
+        parts += [
+            "## Models compared (pooled; R2_OS and Clark-West against the historical mean)",
+            "",
+            _markdown(models, 4),
+            "",
+        ]
     if tests is not None and not tests.empty:
         parts += [
             "## Tests behind the verdict (inference.csv)",

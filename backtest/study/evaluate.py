@@ -211,3 +211,61 @@ def summarise(paths: pd.DataFrame, baseline: str = StrategyName.HIST_MEAN.value)
     out["_order"] = out["strategy"].map(order.index)
     out = out.sort_values(["signal", "_order"], kind="stable", ignore_index=True)
     return out.drop(columns="_order")
+
+
+def evaluate_models(market: SyntheticMarket, panel: ForecastPanel) -> pd.DataFrame:
+    """Every model of one path against the historical mean, beside the infeasible oracle.
+
+    Returns
+    -------
+    DataFrame
+        One row per model: ``r2_os`` (pooled, against the historical mean), ``r2_os_vs_zero``,
+        ``cw_p`` (pooled Clark-West) and ``cw_reject``; and, equal on every row,
+        ``oracle_r2_os`` / ``oracle_cw_reject`` of the *infeasible* oracle (the historical
+        mean plus the true predictable part: it knows the planted coefficients).
+    """
+    targets, dates = panel.tickers, panel.dates
+    realised, hist = panel.realised.to_numpy(), panel.hist_mean.to_numpy()
+    truth = market.conditional_mean.loc[dates, targets].to_numpy()
+    uncond = np.broadcast_to(market.unconditional_mean[targets].to_numpy(), truth.shape)
+    oracle = hist + (truth - uncond)
+    oracle_reject = bool(_cw_p(realised, oracle, hist) < SIGNIFICANCE)
+    rows = []
+    for model, frame in panel.forecasts.items():
+        forecast = frame.to_numpy()
+        p = _cw_p(realised, forecast, hist)
+        rows.append(
+            {
+                "model": model,
+                "r2_os": oos_r2(realised, forecast, hist),
+                "r2_os_vs_zero": oos_r2(realised, forecast, np.zeros_like(realised)),
+                "cw_p": p,
+                "cw_reject": bool(p < SIGNIFICANCE),
+                "oracle_r2_os": oos_r2(realised, oracle, hist),
+                "oracle_cw_reject": oracle_reject,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def summarise_models(models: pd.DataFrame) -> pd.DataFrame:
+    """Per (signal, model): mean R2_OS and its sd, and Clark-West rejection rate with its SE.
+
+    The rejection rate's standard error is the binomial ``sqrt(p (1 - p) / n_paths)``.
+    """
+    grouped = models.groupby(["signal", "model"], sort=False)
+    out = grouped.agg(
+        n_paths=("path", "nunique"),
+        r2_os=("r2_os", "mean"),
+        r2_os_sd=("r2_os", "std"),
+        r2_os_vs_zero=("r2_os_vs_zero", "mean"),
+        cw_reject_rate=("cw_reject", "mean"),
+        oracle_r2_os=("oracle_r2_os", "mean"),
+        oracle_cw_reject_rate=("oracle_cw_reject", "mean"),
+    ).reset_index()
+    rate, n = out["cw_reject_rate"], out["n_paths"]
+    out.insert(
+        out.columns.get_loc("cw_reject_rate") + 1, "cw_reject_se", np.sqrt(rate * (1 - rate) / n)
+    )
+    out["r2_os_se"] = out["r2_os_sd"] / np.sqrt(n)
+    return out

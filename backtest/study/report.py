@@ -186,6 +186,23 @@ def _setup(result: StudyResult, source: str) -> str:
     )
 
 
+def _models_section(result: StudyResult) -> list[str]:
+    if result.model_summary is None:
+        return []
+    table = result.model_summary.copy()
+    table["signal"] = table["signal"].map(signal_label)
+    return [
+        "## Every model against the historical mean, beside the infeasible oracle",
+        "",
+        "R2_OS pooled against the historical mean (mean across paths, its standard error "
+        "`r2_os_se`); Clark-West rejection rate at 5% with its binomial standard error. The "
+        "oracle knows the planted coefficients: no feasible forecaster can match it.",
+        "",
+        _markdown(table.set_index("signal"), 4),
+        "",
+    ]
+
+
 def write_study_outputs(result: StudyResult, out: Path, source: str) -> list[Path]:
     """Write CSVs, ``study.md``, ``study_config.json``, the market model and the charts."""
     out.mkdir(parents=True, exist_ok=True)
@@ -193,6 +210,11 @@ def write_study_outputs(result: StudyResult, out: Path, source: str) -> list[Pat
         write_csv(result.paths, out / "study_paths.csv"),
         write_csv(result.summary, out / "study_summary.csv"),
     ]
+    if result.model_summary is not None:
+        written += [
+            write_csv(result.models, out / "study_models.csv"),
+            write_csv(result.model_summary, out / "study_models_summary.csv"),
+        ]
     result.model.to_toml(out / "market_model.toml")
     written.append(out / "market_model.toml")
     table = signal_table(result).reset_index()
@@ -210,6 +232,7 @@ def write_study_outputs(result: StudyResult, out: Path, source: str) -> list[Pat
         "",
         _markdown(table, 4),
         "",
+        *_models_section(result),
         "## Strategies against the truth, by signal (means across paths)",
         "",
         "mu RMSE in % per month of log return; `vs_hist_mean_%` is the paired difference to "

@@ -35,7 +35,7 @@ from backtest.engine.store import WindowStore
 from backtest.engine.walkforward import Runner, assemble, plan_jobs, prepare, run_jobs
 from backtest.features import Variant, log_returns
 from backtest.portfolio.rebalance import backtest_strategies
-from backtest.study.evaluate import evaluate_path, summarise
+from backtest.study.evaluate import evaluate_models, evaluate_path, summarise, summarise_models
 from strategies import StrategyName
 
 __all__ = ["StudyResult", "path_seeds", "run_study", "study_config"]
@@ -65,6 +65,10 @@ class StudyResult:
         Base seed of the study.
     n_cached, n_computed : int
         Window fits read from the store and fitted by this call, over all paths.
+    models, model_summary : DataFrame
+        Per (signal, path, model) and per (signal, model): every model's R2_OS and
+        Clark-West rejection beside the infeasible oracle
+        (:func:`~backtest.study.evaluate.evaluate_models`, ``summarise_models``).
     """
 
     paths: pd.DataFrame
@@ -75,6 +79,8 @@ class StudyResult:
     random_state: int
     n_cached: int
     n_computed: int
+    models: pd.DataFrame | None = None
+    model_summary: pd.DataFrame | None = None
 
 
 def path_seeds(random_state: int, signal: float, path: int) -> tuple[int, int]:
@@ -182,7 +188,7 @@ def run_study(
     # One pass over every path's windows keeps all workers busy and starts them once.
     all_jobs = [job for plan in plans for job in plan[-1]]
     outputs, n_cached = run_jobs(all_jobs, store, runner, progress)
-    frames, start = [], 0
+    frames, model_frames, start = [], [], 0
     for signal, path, market, cfg, seq, notes, jobs in plans:
         own = outputs[start : start + len(jobs)]
         start += len(jobs)
@@ -200,7 +206,12 @@ def run_study(
         rows.insert(0, "path", path)
         rows.insert(0, "signal", signal)
         frames.append(rows)
+        own_models = evaluate_models(market, panel)
+        own_models.insert(0, "path", path)
+        own_models.insert(0, "signal", signal)
+        model_frames.append(own_models)
     paths = pd.concat(frames, ignore_index=True)
+    models = pd.concat(model_frames, ignore_index=True)
     return StudyResult(
         paths=paths,
         summary=summarise(paths),
@@ -210,4 +221,6 @@ def run_study(
         random_state=random_state,
         n_cached=n_cached,
         n_computed=len(all_jobs) - n_cached,
+        models=models,
+        model_summary=summarise_models(models),
     )

@@ -1,0 +1,148 @@
+"""Every model against the historical mean, against zero, and against each other.
+
+The per-model tables of a run: :func:`model_metrics` stacks
+:func:`backtest.evaluation.forecasts.forecast_metrics` (RMSE, MAE, R2, directional accuracy,
+R2_OS against the mean and against zero, Clark-West against the mean) per model, ticker and
+pooled; :func:`model_comparison` runs Diebold-Mariano (HLN) between every pair of models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from backtest.evaluation.forecasts import diebold_mariano, forecast_metrics
+
+POOLED = "pooled"
+COMPARISON_COLUMNS = [
+    "model", "versus", "ticker", "n_months", "dm_stat", "p_value", "p_value_better",
+    "mean_differential",
+]  # fmt: skip
+
+
+def model_metrics(
+    realised: pd.DataFrame, forecasts: Mapping[str, pd.DataFrame], benchmark: pd.DataFrame
+) -> pd.DataFrame:
+    """:func:`forecast_metrics` of each model against ``benchmark``, one block per model.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``model``, ``ticker`` (each target, then ``"pooled"``) and the metrics.
+    """
+    blocks = []
+    for model, frame in forecasts.items():
+        table = forecast_metrics(realised, frame, benchmark).rename_axis("ticker").reset_index()
+        table.insert(0, "model", model)
+        blocks.append(table)
+    return pd.concat(blocks, ignore_index=True)
+
+
+def _dm(differential: np.ndarray) -> tuple[float, float, float, float]:
+    """DM on a loss differential: errors whose squares differ by it give the same statistic."""
+    d = differential[np.isfinite(differential)]
+    if d.size < 3 or np.allclose(d, 0.0, rtol=0.0, atol=1e-18):
+        return np.nan, np.nan, np.nan, float(np.mean(d)) if d.size else np.nan
+    res = diebold_mariano(np.sqrt(np.maximum(d, 0.0)), np.sqrt(np.maximum(-d, 0.0)))
+    return res.statistic, res.p_value, res.p_value_greater, res.mean
+
+
+def model_comparison(realised: pd.DataFrame, forecasts: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Diebold-Mariano (horizon 1, HLN correction) between every pair of models.
+
+    For the pair (``model``, ``versus``) the differential is
+    ``d_t = e_versus,t^2 - e_model,t^2``: positive when ``model`` has the smaller squared
+    error. Per ticker on its months, and pooled on the cross-sectional mean of ``d`` per
+    month (the months' errors are correlated across assets, so they are not independent
+    evidence). ``p_value`` is two-sided; ``p_value_better`` one-sided for "``model`` is more
+    accurate". A pair with identical forecasts has NaN statistics.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`COMPARISON_COLUMNS`.
+    """
+    rows = []
+    tickers = list(realised.columns)
+    for a, b in combinations(list(forecasts), 2):
+        diff = ((realised - forecasts[b]) ** 2 - (realised - forecasts[a]) ** 2).to_numpy(float)
+        for j, ticker in enumerate(tickers):
+            d = diff[:, j]
+            rows.append([a, b, ticker, int(np.isfinite(d).sum()), *_dm(d)])
+        ok = np.isfinite(diff).any(axis=1)
+        pooled = np.nanmean(diff[ok], axis=1) if ok.any() else np.empty(0)
+        rows.append([a, b, POOLED, int(pooled.size), *_dm(pooled)])
+    table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+    return table.astype({"n_months": int})
+
+
+def models_table(metrics: pd.DataFrame, comparison: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """The "models compared" table: pooled R2_OS (vs mean, vs zero), CW p, DM vs ``reference``.
+
+    One row per model; ``dm_p_vs_<reference>`` is the two-sided DM p-value against the
+    reference model and ``dm_stat_vs_<reference>`` its statistic (positive: the model is
+    more accurate than the reference).
+    """
+    pooled = metrics[metrics["ticker"] == POOLED].set_index("model")
+    out = pooled[["n_months", "rmse", "r2_os_vs_mean", "r2_os_vs_zero", "cw_p"]].copy()
+    stat, p = {}, {}
+    for model in out.index:
+        rows = comparison[comparison["ticker"] == POOLED]
+        ab = rows[(rows["model"] == model) & (rows["versus"] == reference)]
+        ba = rows[(rows["model"] == reference) & (rows["versus"] == model)]
+        if len(ab):
+            stat[model], p[model] = ab["dm_stat"].iloc[0], ab["p_value"].iloc[0]
+        elif len(ba):
+            stat[model], p[model] = -ba["dm_stat"].iloc[0], ba["p_value"].iloc[0]
+    out[f"dm_stat_vs_{reference}"] = pd.Series(stat, dtype=float)
+    out[f"dm_p_vs_{reference}"] = pd.Series(p, dtype=float)
+    return out.rename_axis("model")
+
+
+def _pct(value: float) -> str:
+    return f"{value:+.2%}"
+
+
+def comparator_sentence(table: pd.DataFrame, reference: str, level: float = 0.05) -> str:
+    """One sentence: which model, if any, beats the mean, and each against ``reference``.
+
+    E.g. "Neither lstm (R2_OS -0.40%, p = 0.31) nor ridge (-0.10%, p = 0.52) beats the
+    historical mean; lstm and ridge forecast equally well within noise (DM p = 0.40)."
+    """
+    parts = [
+        f"{m} (R2_OS {_pct(table.loc[m, 'r2_os_vs_mean'])}, p = {table.loc[m, 'cw_p']:.2f})"
+        for m in table.index
+    ]
+    beat = [
+        m for m in table.index if table.loc[m, "r2_os_vs_mean"] > 0 and table.loc[m, "cw_p"] < level
+    ]
+    if not beat:
+        head = (
+            f"{parts[0]} does not beat the historical mean"
+            if len(parts) == 1
+            else f"None of {', '.join(parts[:-1])} and {parts[-1]} beats the historical mean"
+            if len(parts) > 2
+            else f"Neither {parts[0]} nor {parts[1]} beats the historical mean"
+        )
+    else:
+        head = (
+            f"Beating the historical mean (Clark-West at {level:.0%}): {', '.join(beat)}; "
+            f"models: {'; '.join(parts)}"
+        )
+    column = f"dm_p_vs_{reference}"
+    versus = []
+    for m in table.index:
+        if m == reference or column not in table or not np.isfinite(table.loc[m, column]):
+            continue
+        p, stat = table.loc[m, column], table.loc[m, f"dm_stat_vs_{reference}"]
+        if p < level:
+            better, worse = (m, reference) if stat > 0 else (reference, m)
+            versus.append(f"{better} beats {worse} (DM p = {p:.2f})")
+        else:
+            versus.append(
+                f"{reference} and {m} forecast equally well within noise (DM p = {p:.2f})"
+            )
+    return head + ("; " + "; ".join(versus) if versus else "") + "."
