@@ -282,7 +282,7 @@ def test_local_dask_cluster_gives_forecasts_identical_to_one_job(tmp_path, real_
         == 0
     )
     out = capsys.readouterr().out
-    assert out.count("windows 14 computed / 0 cached") == 2
+    assert out.count("windows 28 computed / 0 cached") == 2  # 14 windows x lstm, ridge
     assert _forecasts(tmp_path / "one") == _forecasts(tmp_path / "dask")
     for name in ("portfolio_returns.csv", "weights.csv"):
         assert (tmp_path / "one" / name).read_text() == (tmp_path / "dask" / name).read_text()
