@@ -76,6 +76,7 @@ def test_run_returns_what_the_directory_holds(prices_csv, tmp_path):
     assert result.verdict and result.verdict == back.verdict
 
 
+@pytest.mark.slow  # two runs (no Keras)
 def test_run_in_memory_gives_the_same_numbers(prices_csv, tmp_path):
     path, _ = prices_csv
     config = _config()
