@@ -46,6 +46,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "backtest/evaluation/overfitting.py": (
         "tests/test_overfitting.py",
         "tests/test_gaps_overfitting.py",
+        "tests/test_inference.py",  # choose_n_blocks, pbo_interval
     ),
     "backtest/engine/store.py": ("tests/test_engine.py", "tests/test_gaps_store.py"),
     "backtest/engine/walkforward.py": ("tests/test_engine.py", "tests/test_gaps_engine.py"),

@@ -104,3 +104,55 @@ def test_bootstrap_paths_are_circular_blocks():
     for kwargs, name in ((dict(n=0, n_boot=3), "n"), (dict(n=3, n_boot=0), "n_boot")):
         with pytest.raises(ValueError, match=rf"^`{name}` must be a positive integer"):
             stationary_bootstrap_indices(mean_block=6.0, **kwargs, rng=0)
+
+
+def _naive_sharpe_difference(a, b, idx, alpha):
+    def annual_sharpe(x):
+        return np.sqrt(12) * x.mean() / x.std(ddof=1)
+
+    diff = annual_sharpe(a) - annual_sharpe(b)
+    boot = np.array([annual_sharpe(a[row]) - annual_sharpe(b[row]) for row in idx])
+    low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
+    p = (1 + np.sum(np.abs(boot - diff) >= abs(diff))) / (1 + len(idx))
+    return diff, low, high, p
+
+
+def test_sharpe_difference_ci_matches_a_loop_over_the_documented_defaults():
+    from backtest.evaluation.overfitting import sharpe_difference_ci
+
+    rng = np.random.default_rng(12)
+    a, b = rng.normal(0.012, 0.05, 40), rng.normal(0.008, 0.04, 40)
+    idx = stationary_bootstrap_indices(40, 6, 2000, 3)  # defaults: mean block 6, 2000 draws
+    expected = _naive_sharpe_difference(a, b, idx, 0.05)
+    got = sharpe_difference_ci(a.astype(object), b.astype(object), random_state=3)
+    np.testing.assert_allclose(
+        [got.difference, got.ci_low, got.ci_high, got.p_value], expected, rtol=1e-10
+    )
+
+
+def test_sharpe_difference_ci_bounds_and_messages():
+    from backtest.evaluation.overfitting import sharpe_difference_ci
+
+    three = [0.01, 0.03, -0.02]
+    assert np.isfinite(sharpe_difference_ci(three, [0.0, 0.02, 0.01], n_boot=20).difference)
+    message = (
+        "`returns_a` (2,) and `returns_b` (2,) must be 1-D of the same length >= 3; "
+        "align the two series on their common dates first."
+    )
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        sharpe_difference_ci(three[:2], three[:2])
+    with pytest.raises(ValueError, match=r"^`returns_a` or `returns_b` contains NaN or inf; al"):
+        sharpe_difference_ci([*three, np.nan], [*three, 0.0])
+    for alpha in (0.0, 1.0):
+        with pytest.raises(ValueError, match=rf"^`alpha` must be in \(0, 1\), got {alpha}\.$"):
+            sharpe_difference_ci(three, three, alpha=alpha)
+
+
+def test_cscv_batches_cover_every_split_of_14_blocks():
+    rng = np.random.default_rng(2)
+    m = rng.integers(-1, 2, size=(28, 3)).astype(float)
+    result = probability_of_backtest_overfitting(m, n_blocks=14, metric=_total)
+    logits, loss, below = _naive_cscv(m, 14, _total)
+    assert result.n_splits == 3432  # more than six batches of 512
+    np.testing.assert_allclose(result.logits, logits)
+    assert (result.prob_oos_loss, result.prob_oos_below_median) == pytest.approx((loss, below))
