@@ -78,6 +78,8 @@ def findings(result: StudyResult) -> list[str]:
     table = signal_table(result)
     summary = result.summary
     signals = list(table.index)
+    # The headline numbers are the primary (first) model's; every model is in study_models.
+    model = result.config.models.names[0]
     lines = []
     if 0.0 in table.index:
         null = table.loc[0.0]
@@ -88,7 +90,7 @@ def findings(result: StudyResult) -> list[str]:
             else "POSITIVE beyond 2 standard errors: check for look-ahead or overfitting"
         )
         lines.append(
-            f"**No signal (R2 = 0).** The LSTM's pooled R2_OS averages {null['r2_os']:.4f} "
+            f"**No signal (R2 = 0).** {model}'s pooled R2_OS averages {null['r2_os']:.4f} "
             f"(sd {null['r2_os_sd']:.4f} across {int(null['n_paths'])} paths): {verdict}. "
             f"Clark-West rejects in {null['cw_reject_rate']:.0%} of paths (nominal "
             f"{SIGNIFICANCE:.0%}; per ticker {null['cw_ticker_reject_rate']:.0%}); PBO across "
@@ -109,7 +111,7 @@ def findings(result: StudyResult) -> list[str]:
         else "would not get there at any signal tested either"
     )
     lines.append(
-        f"**Detection with {result.n_months} months ({months} forecast months).** The LSTM's "
+        f"**Detection with {result.n_months} months ({months} forecast months).** {model}'s "
         f"Clark-West test {model_detects}; a forecaster that knew the planted signal exactly "
         f"{known_detects}. Rejection rates by signal: "
         + ", ".join(f"{signal_label(s)}: {power[s]:.0%}" for s in signals)
@@ -126,10 +128,10 @@ def findings(result: StudyResult) -> list[str]:
             "forecasts"
         )
         lines.append(
-            f"**Strongest signal (R2 = {signal_label(strongest)}).** The LSTM's R2_OS averages "
+            f"**Strongest signal (R2 = {signal_label(strongest)}).** {model}'s R2_OS averages "
             f"{row['r2_os']:.4f} against {ceiling:.4f} for the known-signal "
             f"forecast: {recovered}. The skill blend's "
-            f"weight on the LSTM is {row['skill_intensity']:.3f}"
+            f"weight on {model} is {row['skill_intensity']:.3f}"
             + (
                 f" (vs {table.loc[0.0, 'skill_intensity']:.3f} without signal)"
                 if 0.0 in table.index
