@@ -193,3 +193,15 @@ def test_forecast_metrics_alignment_messages():
     )  # fmt: skip
     _raises("`forecast` must be a pandas DataFrame, got ndarray.", forecast_metrics,
             r, f.to_numpy(), b)  # fmt: skip
+
+
+def test_remaining_edges_object_panels_2d_errors_identical_errors_integer_counts():
+    r = np.array([[0.01, 0.02], [0.03, -0.01], [0.0, 0.02]])
+    as_float = pooled_clark_west(r, r * 0.5, np.zeros_like(r))
+    as_object = pooled_clark_west(r.astype(object), (r * 0.5).astype(object), r * 0)
+    assert as_object.statistic == pytest.approx(as_float.statistic)
+    _raises("`e1` and `e2` must be 1-D, got shape (3, 2).", diebold_mariano, r, r * 0.5)
+    with _no_warnings():  # identical errors: d = 0, a 0/0 statistic, quietly NaN
+        assert np.isnan(diebold_mariano([0.1, 0.2, 0.3], [0.1, 0.2, 0.3]).statistic)
+    table = forecast_metrics(*_frames())
+    assert table["n_months"].dtype.kind == "i"
