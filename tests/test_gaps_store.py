@@ -105,3 +105,20 @@ def test_failed_write_leaves_nothing_and_raises_the_original_error(tmp_path, mon
     with pytest.raises(OSError, match="^disk full$"):
         atomic_write_bytes(tmp_path / "out.bin", b"x")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_records_answer_only_for_their_own_key_and_model(tmp_path):
+    store = WindowStore(tmp_path)
+    identity = {"name": "ridge", "params": {"b": 1, "a": 2}, "when": pd.Timestamp("2020-01-31")}
+    store.save("k1", {"forecast": np.arange(3.0)}, identity=identity)
+    same = {"when": pd.Timestamp("2020-01-31"), "params": {"a": 2, "b": 1}, "name": "ridge"}
+    loaded = store.load("k1", identity=same)  # key order does not matter
+    assert set(loaded) == {"forecast"}
+    np.testing.assert_array_equal(loaded["forecast"], np.arange(3.0))
+    assert set(store.load("k1")) == {"forecast"}  # no identity asked: not checked
+    assert store.load("k1", identity={**identity, "name": "lasso"}) is None
+    assert store.corrupt == ["k1"] and not store.path("k1").exists()
+    store.save("k2", {"forecast": np.arange(2.0)})
+    store.path("k3").parent.mkdir(parents=True, exist_ok=True)
+    store.path("k3").write_bytes(store.path("k2").read_bytes())  # another key's valid file
+    assert store.load("k3") is None and store.corrupt == ["k1", "k3"]
