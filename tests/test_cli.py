@@ -82,14 +82,19 @@ def test_run_writes_every_output_with_real_content(tmp_path, real_prices, capsys
     assert metrics.n_months.max() == n_months
 
     perf = pd.read_csv(out / "performance.csv", index_col="strategy")
-    assert {
-        "hist_mean",
-        "lstm",
-        "skill",
-        "james_stein",
-        "equal_weight",
-        "min_variance",
-    } == set(perf.index)  # the demo's index is SP500, not the SPY ETF: no market benchmark
+    assert (
+        {
+            "hist_mean",
+            "lstm",
+            "skill",
+            "lstm@ridge",
+            "skill@ridge",
+            "james_stein",
+            "equal_weight",
+            "min_variance",
+        }
+        == set(perf.index)
+    )  # forecast-based strategies once per model  # the demo's index is SP500, not the SPY ETF: no market benchmark
     assert perf.loc["hist_mean", "role"] == "baseline"
     assert perf.loc["equal_weight", "role"] == "benchmark"
     assert perf.sharpe.is_monotonic_decreasing
@@ -103,7 +108,14 @@ def test_run_writes_every_output_with_real_content(tmp_path, real_prices, capsys
     expected = pd.read_csv(out / "expected_returns.csv")
     hm = expected[expected.strategy == "hist_mean"]
     assert (hm.intensity == 0).all()
-    assert set(expected.strategy) == {"hist_mean", "lstm", "skill", "james_stein"}
+    assert set(expected.strategy) == {
+        "hist_mean",
+        "lstm",
+        "skill",
+        "lstm@ridge",
+        "skill@ridge",
+        "james_stein",
+    }
 
     returns = pd.read_csv(out / "portfolio_returns.csv")
     assert {"date", "strategy", "gross", "net"} <= set(returns.columns)

@@ -188,7 +188,7 @@ def test_atomic_writes_leave_shareable_whole_files(tmp_path):
     import os
     import stat
 
-    from backtest.engine.store import atomic_write_text
+    from backtest.atomic import atomic_write_text
 
     path = tmp_path / "sub" / "out.csv"
     atomic_write_text(path, "a,b\n1,2\n")

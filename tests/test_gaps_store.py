@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backtest.atomic import atomic_write_bytes
 from backtest.engine import store as store_module
-from backtest.engine.store import WindowStore, atomic_write_bytes, digest
+from backtest.engine.store import WindowStore, digest
 
 
 def _spec_digest(*parts):

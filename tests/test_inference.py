@@ -61,6 +61,22 @@ def test_mcs_matches_arch_and_drops_a_clearly_worse_model():
     assert res.p_values["d"] < 0.05
 
 
+def test_mcs_treats_identical_models_as_one():
+    # Two forecasters with the same losses (e.g. two names for one model) cannot be told apart;
+    # arch alone fails on their zero-variance difference.
+    rng = np.random.default_rng(3)
+    losses = pd.DataFrame(rng.normal(1.0, 0.3, (120, 3)) ** 2, columns=list("abd"))
+    losses["d"] += 1.0
+    losses["a2"] = losses["a"]
+    res = model_confidence_set(losses, level=0.05, random_state=5)
+    mcs = MCS(losses[["a", "b", "d"]], size=0.05, reps=1000, block_size=6, method="R", seed=5)
+    mcs.compute()
+    assert set(res.included) == set(mcs.included) | {"a2"} and "d" in res.excluded
+    assert res.p_values["a2"] == res.p_values["a"] == pytest.approx(mcs.pvalues["Pvalue"]["a"])
+    same = pd.DataFrame({"x": losses["a"], "y": losses["a"]})
+    assert model_confidence_set(same).included == ("x", "y")
+
+
 def test_superiority_test_names_a_missing_benchmark():
     with pytest.raises(ValueError, match=r"`benchmark`='zz' is not a column"):
         superiority_test(_returns(0), "zz")

@@ -59,8 +59,8 @@ def run_command(args: argparse.Namespace, config: RunConfig, variants: list[str]
     )
     for note in data.notes:
         console.note(note)
+    runner = make_runner(args)  # bad --backend/--scheduler flags fail before anything is written
     window_store(args)  # before any work: a bad --cache-dir fails now
-    runner = make_runner(args)
     # A Dask runner used as a context keeps one cluster for every variant.
     with runner if hasattr(runner, "__enter__") else contextlib.nullcontext():
         run_dirs = []

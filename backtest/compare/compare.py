@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from backtest.atomic import atomic_write_text
 from backtest.compare.report import comparison_markdown, forecast_sentences, plot_pbo_logits
 from backtest.compare.result import ComparisonResult
 from backtest.compare.runs import configuration_returns, forecast_panel, run_labels
 from backtest.compare.stats import FEW_MONTHS, forecast_tests, sharpe_table
-from backtest.engine.store import atomic_write_text
 from backtest.evaluation.overfitting import choose_n_blocks, probability_of_backtest_overfitting
 from backtest.evaluation.snooping import model_confidence_set, pooled_squared_errors
 from backtest.portfolio.rebalance import EQUAL_WEIGHT

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from backtest.engine.store import atomic_write_bytes
+from backtest.atomic import atomic_write_bytes
 from backtest.reports.charts.style import DPI, STYLE
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backtest.engine.store import atomic_write_bytes
+from backtest.atomic import atomic_write_bytes
 
 __all__ = [
     "CACHE_ENV",

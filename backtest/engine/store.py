@@ -15,16 +15,15 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from backtest.atomic import atomic_write_bytes
+
 _CHECKSUM = "__sha256__"
 _KEY = "__key__"
 _IDENTITY = "__identity__"
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 def digest(*parts: object) -> str:
@@ -47,28 +46,6 @@ def _arrays_digest(arrays: dict[str, np.ndarray]) -> str:
 
 def _identity(identity: object) -> str:
     return "" if identity is None else json.dumps(identity, sort_keys=True, default=str)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers never see a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # mkstemp creates 0600 files; results are for sharing, so use the usual umask mode.
-        os.fchmod(fd, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 class WindowStore:

@@ -212,10 +212,29 @@ def model_confidence_set(
     """
     frame = _check_frame("losses", losses, 2)
     frame.columns = [str(c) for c in frame.columns]
-    mcs = MCS(frame, size=level, reps=reps, block_size=block_size, method="R", seed=random_state)
-    mcs.compute()
-    p_values = mcs.pvalues["Pvalue"].reindex(frame.columns)
-    included = tuple(c for c in frame.columns if c in set(mcs.included))
+    # Models with identical losses cannot be told apart, and their zero-variance differences
+    # break arch's statistic: test one representative of each group and give every member
+    # its representative's p-value.
+    representative = {}
+    for column in frame.columns:
+        twin = next(
+            (r for r in set(representative.values()) if frame[r].equals(frame[column])), None
+        )
+        representative[column] = twin or column
+    distinct = list(dict.fromkeys(representative.values()))
+    if len(distinct) == 1:
+        p_distinct = pd.Series(1.0, index=distinct)
+        kept = set(distinct)
+    else:
+        mcs = MCS(
+            frame[distinct], size=level, reps=reps, block_size=block_size, method="R",
+            seed=random_state,
+        )  # fmt: skip
+        mcs.compute()
+        p_distinct = mcs.pvalues["Pvalue"]
+        kept = set(mcs.included)
+    p_values = pd.Series({c: p_distinct[representative[c]] for c in frame.columns})
+    included = tuple(c for c in frame.columns if representative[c] in kept)
     return ConfidenceSet(
         included=included,
         excluded=tuple(c for c in frame.columns if c not in included),

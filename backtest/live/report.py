@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from backtest.atomic import atomic_write_text
 from backtest.config import RunConfig
 from backtest.data.prices import PriceData
-from backtest.engine.store import atomic_write_text
 from backtest.live.forecast import LiveForecast
 from backtest.reports.charts.forecast import plot_expected_returns
 from backtest.reports.files import package_versions, write_csv

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from backtest.atomic import atomic_write_text
 from backtest.engine.panel import ForecastPanel
-from backtest.engine.store import atomic_write_text
 from backtest.evaluation.forecasts import forecast_metrics
 from backtest.evaluation.models import model_comparison, model_metrics, models_table
 from backtest.evaluation.performance import performance_table

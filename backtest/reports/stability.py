@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from backtest.atomic import atomic_write_text
 from backtest.engine.panel import ForecastPanel
-from backtest.engine.store import atomic_write_text
 from backtest.evaluation.stability import (
     ROLLING_MONTHS,
     rolling_r2_os,

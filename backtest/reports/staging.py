@@ -23,7 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from backtest.engine.store import atomic_write_text, digest
+from backtest.atomic import atomic_write_text
+from backtest.engine.store import digest
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1

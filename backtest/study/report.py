@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backtest.engine.store import atomic_write_text
+from backtest.atomic import atomic_write_text
 from backtest.reports.files import package_versions, write_csv
 from backtest.study.charts import plot_mu_error, plot_power_curve, plot_sharpe_gap, signal_label
 from backtest.study.evaluate import SIGNIFICANCE

@@ -312,7 +312,7 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     output, so a run killed while drawing never leaves a half-written image. zlib level 3
     instead of 6: a third of the compression time for files a few percent larger.
     """
-    from backtest.engine.store import atomic_write_bytes
+    from backtest.atomic import atomic_write_bytes
 
     path = Path(path)
     buffer = io.BytesIO()

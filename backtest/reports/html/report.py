@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backtest.engine.store import atomic_write_text
+from backtest.atomic import atomic_write_text
 from backtest.reports.html.sections import render_body
 from backtest.reports.html.template import page
 from backtest.reports.run_dir import RunResult, load_run
