@@ -82,19 +82,18 @@ def test_run_writes_every_output_with_real_content(tmp_path, real_prices, capsys
     assert metrics.n_months.max() == n_months
 
     perf = pd.read_csv(out / "performance.csv", index_col="strategy")
-    assert (
-        {
-            "hist_mean",
-            "lstm",
-            "skill",
-            "lstm@ridge",
-            "skill@ridge",
-            "james_stein",
-            "equal_weight",
-            "min_variance",
-        }
-        == set(perf.index)
-    )  # forecast-based strategies once per model  # the demo's index is SP500, not the SPY ETF: no market benchmark
+    assert {
+        "hist_mean",
+        "lstm",
+        "skill",
+        "lstm@ridge",
+        "skill@ridge",
+        "james_stein",
+        "equal_weight",
+        "min_variance",
+    } == set(
+        perf.index
+    )  # per-model strategies; the demo has SP500 (an index), not the SPY ETF: no SPY benchmark
     assert perf.loc["hist_mean", "role"] == "baseline"
     assert perf.loc["equal_weight", "role"] == "benchmark"
     assert perf.sharpe.is_monotonic_decreasing

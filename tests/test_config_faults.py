@@ -269,7 +269,7 @@ def test_bad_price_file_is_named_before_any_work(tmp_path, capsys, name, text, m
 def test_gzipped_csv_reads_like_the_csv(tmp_path):
     import gzip
 
-    from backtest.data.yahoo import read_price_csv
+    from backtest.data.csvfile import read_price_csv
 
     (tmp_path / "p.csv").write_text(_GOOD)
     with gzip.open(tmp_path / "p.csv.gz", "wt") as f:

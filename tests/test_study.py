@@ -238,7 +238,7 @@ def test_simulate_cli_reports_a_missing_market_config(tmp_path, capsys):
 
 LSTM_STRATEGIES = ("hist_mean", "lstm", "blend_50", "skill", "james_stein", "bayes_stein")
 FORECAST_STRATEGIES = ("lstm", "blend_50", "skill")
-STRONG = 0.24  # the demo-calibrated market leaves room for at most R2 = 0.248
+STRONG = 0.2  # the demo-calibrated market leaves room for at most R2 of about 0.21
 
 
 @pytest.fixture(scope="module")

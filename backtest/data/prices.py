@@ -20,20 +20,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backtest.data.demo import demo_daily_prices, demo_source
-from backtest.data.yahoo import (
+from backtest.data.csvfile import (
     DATE_UNIT,
     DataError,
     check_gaps,
     check_index,
     check_values,
     dates_text,
-    download_prices,
-    fetch_prices,
     parse_tickers,
     parse_window,
     read_price_csv,
 )
+from backtest.data.demo import demo_daily_prices, demo_source
+from backtest.data.yahoo import download_prices, fetch_prices
 
 __all__ = [
     "DataError",
