@@ -9,6 +9,9 @@ The same words appear in ``--help`` (:func:`allowed`).
 
 Written here rather than with pydantic: the constraints are few and plain, the messages
 must name the command-line flag next to the TOML key, and ``import backtest`` stays light.
+
+Longer than ~300 lines because the constraint types and the one schema that uses them are kept
+together.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 All allocators work on *simple* returns (convert log-return moments with
 :mod:`strategies.returns`) and share ``allocate(mu, cov, label=None) -> weights``.
+
+Longer than ~300 lines because the allocators share their input checks (moments, cap, positive
+semi-definiteness).
 """
 
 from __future__ import annotations

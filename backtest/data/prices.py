@@ -5,6 +5,9 @@ the order the user asked for, no gaps, all positive. Anything that would make th
 :class:`DataError` that names the offending tickers, dates or values and says what to do.
 Reading files, the yfinance download and its on-disk cache live in :mod:`backtest.data.yahoo`;
 their public names are re-exported here.
+
+Longer than ~300 lines because it is the one loader every source goes through (calendar,
+resampling, coverage checks).
 """
 
 from __future__ import annotations

@@ -25,6 +25,9 @@ iff ``R2 <= 1 / lambda_max(C^{-1} V^{1/2} Omega V^{1/2})`` (see :meth:`MarketMod
 
 Truth saved with the data: ``E[r_t | x_{t-1}] = m_r + B (x_{t-1} - m_x)`` and ``E[r_t] = m_r``.
 Prices start at 100 and cumulate ``exp`` of the log returns, on month-end dates.
+
+One market model: calibration, the TOML round trip and simulation share its invariants
+(positive-definite factors, feasible signal), which is why it runs past ~300 lines.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 Every function takes realised values first and forecasts after. Point measures accept arrays of
 any shape: a ``(n_periods, n_assets)`` panel is pooled over all (date, asset) pairs.
+
+Longer than ~300 lines because every forecast measure is a small pure function here, sharing one
+pairing and validation helper.
 """
 
 from __future__ import annotations

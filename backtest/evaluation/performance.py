@@ -2,6 +2,9 @@
 
 ``risk_free`` is always an *annual* rate, converted to a per-period rate by compounding:
 ``rf_period = (1 + risk_free)^(1 / periods_per_year) - 1``.
+
+Longer than ~300 lines because each portfolio statistic is a small pure function here, with the
+table that applies them all.
 """
 
 from __future__ import annotations

@@ -11,6 +11,9 @@ The walk-forward panel is needed because the ``skill`` and ``black_litterman``
 strategies weigh the forecast by its trailing out-of-sample errors; its windows come
 from the same :class:`backtest.engine.store.WindowStore` as ``run``, so after a ``run`` (or a
 first ``forecast``) only the live window is new, and a rerun is instant.
+
+Longer than ~300 lines because next month's window, its forecast path and the recommendation
+built on them read best together.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ At each rebalancing date ``t`` (a forecast origin) and for each strategy::
 then each weight row earns month ``t + 1``'s realised simple returns
 (:func:`backtest.portfolio.pnl.simulate_portfolio`). Nothing dated after ``t`` enters
 ``view``: past forecasts join it only once their month is realised.
+
+Longer than ~300 lines because the one rebalancing decision serves both the backtest loop and
+``forecast``.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@
 ``compare`` and notebooks read it back with :func:`load_run`. A directory is a finished run
 when it holds :data:`REQUIRED_FILES` and its manifest (:mod:`backtest.reports.staging`)
 matches every file: the reader names what is missing, mixed or changed, and what to run.
+
+Longer than ~300 lines because :class:`RunResult` and its one reader are kept together: every
+field's file and check sit beside each other.
 """
 
 from __future__ import annotations

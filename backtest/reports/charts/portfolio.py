@@ -1,4 +1,8 @@
-"""Portfolio charts: wealth and drawdowns, weights, shrinkage intensity."""
+"""Portfolio charts: wealth and drawdowns, weights, shrinkage intensity.
+
+Longer than ~300 lines because its three portfolio charts share the run's palette and step-
+drawing helpers.
+"""
 
 from __future__ import annotations
 

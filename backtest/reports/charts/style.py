@@ -15,6 +15,9 @@ has one colour everywhere, whatever the number of strategies or models.
 Every chart is laid out with fixed margins in inches (:func:`panel_grid`) rather than
 constrained layout, whose repeated tight-bounding-box passes were most of the drawing time,
 and saved at :data:`DPI`, so a PNG's pixel size is ``figsize * DPI``.
+
+Longer than ~300 lines because the palette, line styles and axis helpers every chart shares are
+kept in one place.
 """
 
 from __future__ import annotations

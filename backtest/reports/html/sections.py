@@ -1,4 +1,7 @@
-"""The sections of ``report.html``, in reading order, each built from a run's files."""
+"""The sections of ``report.html``, in reading order, each built from a run's files.
+
+Longer than ~300 lines because it holds one small builder per report section, in page order.
+"""
 
 from __future__ import annotations
 
