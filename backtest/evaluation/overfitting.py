@@ -3,9 +3,6 @@
 CSCV probability of backtest overfitting (with its block count and a bootstrap interval), and a
 paired stationary bootstrap for the difference of two Sharpe ratios. (About 400 lines: the PBO
 pieces share private helpers and belong together.)
-
-Longer than ~300 lines because CSCV, its block choice and interval, and the stationary bootstrap
-they resample with are one family that shares validation.
 """
 
 from __future__ import annotations
