@@ -78,10 +78,9 @@ def compare_runs(
 
     Notes
     -----
-    A configuration ``beats_1N`` when its Sharpe ratio exceeds equal weight's, the bootstrap
-    p-value of the difference stays below ``alpha`` after Holm's adjustment for the
-    ``N - 1`` comparisons, and its deflated Sharpe ratio (N = the configurations tried) is
-    at least ``1 - alpha``. Benchmarks enter the grid once, not once per variant.
+    A configuration ``beats_1N`` when Romano-Wolf's StepM (family-wise ``alpha``, against
+    equal weight, over every configuration tried) finds it superior. Benchmarks enter the
+    grid once, not once per variant.
 
     Raises
     ------
@@ -89,38 +88,8 @@ def compare_runs(
         A directory is missing or incomplete, the runs share fewer than 4 months, there is
         one configuration only, or no run has an equal-weight portfolio.
     """
-    if not run_dirs:
-        raise ValueError("`run_dirs` is empty; pass at least one finished run directory.")
-    resolved = [Path(p).resolve() for p in run_dirs]
-    dupes = sorted({str(p) for p in resolved if resolved.count(p) > 1})
-    if dupes:
-        raise ValueError(f"run directories given more than once: {dupes}; pass each once.")
-    runs = [load_run(p) for p in run_dirs]
-    labels = run_labels(runs)
-    returns, meta, notes = configuration_returns(runs, labels)
-    if returns.shape[1] < 2:
-        raise ValueError(
-            f"only {returns.shape[1]} configuration in {[str(p) for p in run_dirs]}: nothing "
-            "to compare; run more strategies or variants."
-        )
-    if EQUAL_WEIGHT not in returns:
-        raise ValueError(
-            f"no {EQUAL_WEIGHT!r} portfolio in the runs {[str(p) for p in run_dirs]}; rerun "
-            "them with the default benchmarks."
-        )
+    runs, labels, returns, meta, notes = _load_grid(run_dirs)
     n_blocks = choose_n_blocks(returns.shape[0], max_blocks=max_blocks)
-    if returns.shape[0] < FEW_MONTHS:
-        spans = ", ".join(
-            f"{lab} {r.net.index.min():%Y-%m}..{r.net.index.max():%Y-%m}"
-            for lab, r in zip(labels, runs, strict=True)
-        )
-        notes.append(
-            f"only {returns.shape[0]} common months (runs: {spans}); the shortest run limits "
-            "the span. Every statistic here is very noisy: use longer runs before trusting it."
-        )
-    rates = {r.risk_free for r in runs}
-    if len(rates) > 1:
-        notes.append(f"the runs use different risk-free rates {sorted(rates)}; the first is used.")
     risk_free = runs[0].risk_free
     seed = runs[0].random_state if random_state is None else random_state
     stats_table, sr0 = sharpe_table(
@@ -172,18 +141,61 @@ def compare_runs(
         verdict="",
         notes=tuple(notes),
     )
+    return replace(result, verdict=_grid_verdict(result, evidence, len(trials)))
+
+
+def _load_grid(
+    run_dirs: Sequence[str | Path],
+) -> tuple[list[RunResult], list[str], pd.DataFrame, pd.DataFrame, list[str]]:
+    """Read the runs and align their configurations' returns; refuse what cannot be compared."""
+    if not run_dirs:
+        raise ValueError("`run_dirs` is empty; pass at least one finished run directory.")
+    resolved = [Path(p).resolve() for p in run_dirs]
+    dupes = sorted({str(p) for p in resolved if resolved.count(p) > 1})
+    if dupes:
+        raise ValueError(f"run directories given more than once: {dupes}; pass each once.")
+    runs = [load_run(p) for p in run_dirs]
+    labels = run_labels(runs)
+    returns, meta, notes = configuration_returns(runs, labels)
+    if returns.shape[1] < 2:
+        raise ValueError(
+            f"only {returns.shape[1]} configuration in {[str(p) for p in run_dirs]}: nothing "
+            "to compare; run more strategies or variants."
+        )
+    if EQUAL_WEIGHT not in returns:
+        raise ValueError(
+            f"no {EQUAL_WEIGHT!r} portfolio in the runs {[str(p) for p in run_dirs]}; rerun "
+            "them with the default benchmarks."
+        )
+    if returns.shape[0] < FEW_MONTHS:
+        spans = ", ".join(
+            f"{lab} {r.net.index.min():%Y-%m}..{r.net.index.max():%Y-%m}"
+            for lab, r in zip(labels, runs, strict=True)
+        )
+        notes.append(
+            f"only {returns.shape[0]} common months (runs: {spans}); the shortest run limits "
+            "the span. Every statistic here is very noisy: use longer runs before trusting it."
+        )
+    rates = {r.risk_free for r in runs}
+    if len(rates) > 1:
+        notes.append(f"the runs use different risk-free rates {sorted(rates)}; the first is used.")
+    return runs, labels, returns, meta, notes
+
+
+def _grid_verdict(result: ComparisonResult, evidence: Evidence, n_trials: int) -> str:
+    """The comparison's verdict: the grid's size and span, then what the tests support."""
     caution = (
         [f"Caution: only {result.n_months} common months, too few for reliable tests."]
         if result.n_months < FEW_MONTHS
         else []
     )
+    index = result.returns.index
     span = (
-        f"{result.n_configurations} configurations ({len(trials)} strategies, the rest "
-        f"benchmarks) over {result.n_months} common months ({returns.index[0]:%Y-%m} to "
-        f"{returns.index[-1]:%Y-%m})."
+        f"{result.n_configurations} configurations ({n_trials} strategies, the rest "
+        f"benchmarks) over {result.n_months} common months ({index[0]:%Y-%m} to "
+        f"{index[-1]:%Y-%m})."
     )
-    text = " ".join([*caution, span, verdict(evidence), *forecast_sentences(result)])
-    return replace(result, verdict=text)
+    return " ".join([*caution, span, verdict(evidence), *forecast_sentences(result)])
 
 
 def grid_evidence(

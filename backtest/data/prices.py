@@ -254,6 +254,32 @@ def _coverage_problems(window: pd.DataFrame, start: pd.Period, end: pd.Period) -
     return problems
 
 
+def _raw_prices(
+    names: list[str],
+    start: str | None,
+    end: str | None,
+    prices_path: str | Path | None,
+    cache_dir: str | Path | None,
+    downloader: Callable | None,
+    demo: bool,
+) -> tuple[pd.DataFrame, str, list[str]]:
+    """The raw (daily or monthly) prices of one source, its name, and what was done to them."""
+    if demo and prices_path is not None:
+        raise DataError("choose one source: the demo dataset or --prices FILE, not both")
+    if demo:
+        raw = demo_daily_prices()
+        raw.index = pd.DatetimeIndex(raw.index.normalize().as_unit(DATE_UNIT), name="date")
+        notes = [
+            "demo dataset: prices shipped with skfolio (stale, ending 2022-12), not your "
+            "tickers; use --tickers (Yahoo) or --prices FILE for your own assets"
+        ]
+        return raw, demo_source(), notes
+    if prices_path is not None:
+        return read_price_csv(prices_path), f"csv:{Path(prices_path).expanduser().resolve()}", []
+    raw, source, fetch_notes = fetch_prices(names, start, end, cache_dir, downloader)
+    return raw, source, list(fetch_notes)
+
+
 def load_prices(
     tickers: Sequence[str],
     start: str | None,
@@ -293,23 +319,7 @@ def load_prices(
     """
     names = parse_tickers(tickers)
     start_month, end_month = parse_window(start, end)
-    notes: list[str] = []
-    if demo and prices_path is not None:
-        raise DataError("choose one source: the demo dataset or --prices FILE, not both")
-    if demo:
-        raw = demo_daily_prices()
-        raw.index = pd.DatetimeIndex(raw.index.normalize().as_unit(DATE_UNIT), name="date")
-        source = demo_source()
-        notes.append(
-            "demo dataset: prices shipped with skfolio (stale, ending 2022-12), not your "
-            "tickers; use --tickers (Yahoo) or --prices FILE for your own assets"
-        )
-    elif prices_path is not None:
-        raw = read_price_csv(prices_path)
-        source = f"csv:{Path(prices_path).expanduser().resolve()}"
-    else:
-        raw, source, fetch_notes = fetch_prices(names, start, end, cache_dir, downloader)
-        notes.extend(fetch_notes)
+    raw, source, notes = _raw_prices(names, start, end, prices_path, cache_dir, downloader, demo)
     missing = [t for t in names if t not in raw.columns]
     if missing:
         raise DataError(

@@ -109,9 +109,6 @@ def portfolio_chart_jobs(
     shrunk = shrunk.reindex([t for t in tickers if t in shrunk.index])
     held = [s for s in palette.sort(weights) if set(tickers) <= set(weights[s])]
     grid = {s: weights[s][list(tickers)] for s in held}
-    selected = tearsheet_selection(palette, list(net.columns), baseline)
-    chosen = net[selected]
-    reference = EQUAL_WEIGHT if EQUAL_WEIGHT in net else None
     return [
         ChartJob(
             portfolio_charts.plot_equity_curves,
@@ -146,6 +143,17 @@ def portfolio_chart_jobs(
             ),
             {"colors": palette, "tickers": list(tickers)},
         ),
+        *_tearsheet_jobs(net, palette, out, baseline, risk_free),
+    ]
+
+
+def _tearsheet_jobs(
+    net: pd.DataFrame, palette: Palette, out: Path, baseline: str, risk_free: float
+) -> list[ChartJob]:
+    """The tear sheet's charts, of the best strategies and the benchmarks."""
+    chosen = net[tearsheet_selection(palette, list(net.columns), baseline)]
+    reference = EQUAL_WEIGHT if EQUAL_WEIGHT in net else None
+    return [
         ChartJob(
             tearsheet_charts.plot_yearly_returns,
             (chosen, out / "tearsheet_yearly.png"),
