@@ -76,10 +76,22 @@ def _strategy_table(summary: pd.DataFrame) -> pd.DataFrame:
 def findings(result: StudyResult) -> list[str]:
     """Plain-words conclusions drawn from the measured numbers (not from expectations)."""
     table = signal_table(result)
-    summary = result.summary
-    signals = list(table.index)
     # The headline numbers are the primary (first) model's; every model is in study_models.
     model = result.config.models.names[0]
+    lines = _null_finding(table, model)
+    lines.append(_detection_finding(result, table, model))
+    lines += _strongest_finding(table, model)
+    lines += _per_signal_findings(result.summary, list(table.index))
+    lines.append(
+        f"Rates over {int(table['n_paths'].min())} paths per signal have a binomial standard error "
+        f"up to {0.5 / np.sqrt(table['n_paths'].min()):.0%}: read differences smaller than that "
+        "as noise."
+    )
+    return lines
+
+
+def _null_finding(table: pd.DataFrame, model: str) -> list[str]:
+    """What the model finds without a signal (nothing, if the engine is honest)."""
     lines = []
     if 0.0 in table.index:
         null = table.loc[0.0]
@@ -96,6 +108,12 @@ def findings(result: StudyResult) -> list[str]:
             f"{SIGNIFICANCE:.0%}; per ticker {null['cw_ticker_reject_rate']:.0%}); PBO across "
             f"strategies averages {null['pbo']:.2f} (0.5 = no strategy ranking persists)."
         )
+    return lines
+
+
+def _detection_finding(result: StudyResult, table: pd.DataFrame, model: str) -> str:
+    """From which planted signal the model, and the infeasible oracle, are detected."""
+    signals = list(table.index)
     power = table["cw_reject_rate"]
     found = [s for s in signals if s > 0 and power[s] >= _DETECTED]
     ceiling = [s for s in signals if s > 0 and table.loc[s, "known_signal_cw_rate"] >= _DETECTED]
@@ -110,13 +128,19 @@ def findings(result: StudyResult) -> list[str]:
         if ceiling
         else "would not get there at any signal tested either"
     )
-    lines.append(
+    return (
         f"**Detection with {result.n_months} months ({months} forecast months).** {model}'s "
         f"Clark-West test {model_detects}; a forecaster that knew the planted signal exactly "
         f"{known_detects}. Rejection rates by signal: "
         + ", ".join(f"{signal_label(s)}: {power[s]:.0%}" for s in signals)
         + "."
     )
+
+
+def _strongest_finding(table: pd.DataFrame, model: str) -> list[str]:
+    """How much of the strongest planted signal reaches the model's forecasts."""
+    lines = []
+    signals = list(table.index)
     strongest = signals[-1]
     if strongest > 0:
         row = table.loc[strongest]
@@ -139,6 +163,12 @@ def findings(result: StudyResult) -> list[str]:
             )
             + "."
         )
+    return lines
+
+
+def _per_signal_findings(summary: pd.DataFrame, signals: list[float]) -> list[str]:
+    """Per signal: the strategy closest to the true mean and the one closest to the oracle."""
+    lines = []
     for s in signals:
         own = summary[summary["signal"] == s].set_index("strategy")
         best_mu = own["mu_rmse_cond"].idxmin()
@@ -161,11 +191,6 @@ def findings(result: StudyResult) -> list[str]:
             f"({own.loc[best_sharpe, 'sharpe_gap']:.2f}; oracle Sharpe "
             f"{own['oracle_sharpe'].iloc[0]:.2f})."
         )
-    lines.append(
-        f"Rates over {int(table['n_paths'].min())} paths per signal have a binomial standard error "
-        f"up to {0.5 / np.sqrt(table['n_paths'].min()):.0%}: read differences smaller than that "
-        "as noise."
-    )
     return lines
 
 
