@@ -63,7 +63,7 @@ def _strategy_lines(
         )  # fmt: skip
 
 
-def plot_power_curve(paths: pd.DataFrame, path: str | Path) -> Path:
+def plot_power_curve(paths: pd.DataFrame, path: str | Path, model: str = "LSTM") -> Path:
     """Clark-West rejection rates (left) and out-of-sample R2 (right) against signal strength.
 
     Parameters
@@ -73,97 +73,109 @@ def plot_power_curve(paths: pd.DataFrame, path: str | Path) -> Path:
         ``signal`` and ``path``).
     path : str or Path
         Where to save the PNG.
+    model : str, default "LSTM"
+        The forecaster the rows score (the study's primary model), for the legends.
     """
     per = _per_signal(paths)
     signals = np.sort(per["signal"].unique())
-    grouped = per.groupby("signal")
-    n = grouped["path"].count().reindex(signals).to_numpy()
-    x = np.arange(len(signals))
     with mpl.rc_context(STYLE):
         fig = Figure(figsize=_SIZE)
         left, right = fig.subplots(1, 2)
-        for column, label, dx, style in (
-            ("cw_reject", "LSTM, pooled test", -0.05, {"color": "#0072B2", "marker": "o"}),
-            (
-                "cw_ticker_reject",
-                "LSTM, per-ticker tests (average)",
-                0.0,
-                {"color": "#D55E00", "marker": "s"},
-            ),
-            (
-                "oracle_cw_reject",
-                "known-signal forecast, pooled",
-                0.05,
-                {**_REFERENCE, "color": "#8c8c8c", "marker": "^"},
-            ),
-        ):
-            rate = grouped[column].mean().reindex(signals).to_numpy(dtype=float)
-            lo, hi = _wilson(rate, n) if column != "cw_ticker_reject" else (None, None)
-            left.errorbar(
-                x + dx, rate, yerr=None if lo is None else np.vstack([lo, hi]), capsize=2,
-                elinewidth=0.8, markersize=5, label=label, **{"linewidth": 1.6, **style},
-            )  # fmt: skip
-        left.axhline(SIGNIFICANCE, color="#b3b3b3", linestyle=":", linewidth=1.2, zorder=1)
-        left.annotate(
-            f"nominal {SIGNIFICANCE:.0%}",
-            (x[-1], SIGNIFICANCE),
-            xytext=(0, 3),
-            textcoords="offset points",
-            ha="right",
-            fontsize=7,
-            color="#4d4d4d",
-        )
-        left.set_ylim(-0.03, 1.05)
-        left.set_ylabel(f"share of paths rejecting at {SIGNIFICANCE:.0%}")
-        left.set_title(
-            f"Clark-West power ({int(n.min())}-{int(n.max())} paths per signal; bars: Wilson 95%)"
-            if n.min() != n.max()
-            else f"Clark-West power ({int(n[0])} paths per signal; bars: Wilson 95%)"
-        )
-        left.legend(loc="upper left", frameon=False)
-        for i, s in enumerate(signals):
-            values = per.loc[per["signal"] == s, "r2_os"].to_numpy()
-            jitter = np.linspace(-0.08, 0.08, len(values)) if len(values) > 1 else [0.0]
-            right.scatter(
-                i + np.asarray(jitter),
-                values,
-                s=10,
-                color="#0072B2",
-                alpha=0.35,
-                zorder=2,
-                label="LSTM, one path" if i == 0 else None,
-            )
-        mean, sd = grouped["r2_os"].mean().reindex(signals), grouped["r2_os"].std()
-        right.errorbar(
-            x,
-            mean,
-            yerr=sd.reindex(signals).fillna(0),
-            color="#0072B2",
-            marker="o",
-            capsize=3,
-            linewidth=1.6,
-            label="LSTM, mean +/- sd",
-            zorder=3,
-        )
-        right.plot(
-            x,
-            grouped["oracle_r2_os"].mean().reindex(signals),
-            marker="^",
-            label="known-signal forecast",
-            **_REFERENCE,
-        )
-        right.plot(
-            x, signals, color="#b3b3b3", linestyle=":", marker="x", label="population R2", zorder=1
-        )
-        right.axhline(0, color="black", linewidth=0.8, zorder=1)
-        right.set_ylabel("pooled out-of-sample R2 vs historical mean")
-        right.set_title("Forecast accuracy (R2_OS, Campbell-Thompson)")
-        right.legend(loc="upper left", frameon=False)
+        _power_panel(left, per, signals, model)
+        _accuracy_panel(right, per, signals, model)
         for ax in (left, right):
             _signal_axis(ax, signals)
         fig.suptitle("Can the engine detect a planted signal?")
         fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.86, wspace=0.22)
         return save_figure(fig, path)
+
+
+def _power_panel(ax: Axes, per: pd.DataFrame, signals: np.ndarray, model: str) -> None:
+    """Share of paths whose Clark-West test rejects, with Wilson intervals."""
+    grouped = per.groupby("signal")
+    n = grouped["path"].count().reindex(signals).to_numpy()
+    x = np.arange(len(signals))
+    for column, label, dx, style in (
+        ("cw_reject", f"{model}, pooled test", -0.05, {"color": "#0072B2", "marker": "o"}),
+        (
+            "cw_ticker_reject",
+            f"{model}, per-ticker tests (average)",
+            0.0,
+            {"color": "#D55E00", "marker": "s"},
+        ),
+        (
+            "oracle_cw_reject",
+            "oracle (infeasible: knows the signal), pooled",
+            0.05,
+            {**_REFERENCE, "color": "#8c8c8c", "marker": "^"},
+        ),
+    ):
+        rate = grouped[column].mean().reindex(signals).to_numpy(dtype=float)
+        lo, hi = _wilson(rate, n) if column != "cw_ticker_reject" else (None, None)
+        ax.errorbar(
+            x + dx, rate, yerr=None if lo is None else np.vstack([lo, hi]), capsize=2,
+            elinewidth=0.8, markersize=5, label=label, **{"linewidth": 1.6, **style},
+        )  # fmt: skip
+    ax.axhline(SIGNIFICANCE, color="#b3b3b3", linestyle=":", linewidth=1.2, zorder=1)
+    ax.annotate(
+        f"nominal {SIGNIFICANCE:.0%}",
+        (x[-1], SIGNIFICANCE),
+        xytext=(0, 3),
+        textcoords="offset points",
+        ha="right",
+        fontsize=7,
+        color="#4d4d4d",
+    )
+    ax.set_ylim(-0.03, 1.05)
+    ax.set_ylabel(f"share of paths rejecting at {SIGNIFICANCE:.0%}")
+    ax.set_title(
+        f"Clark-West power ({int(n.min())}-{int(n.max())} paths per signal; bars: Wilson 95%)"
+        if n.min() != n.max()
+        else f"Clark-West power ({int(n[0])} paths per signal; bars: Wilson 95%)"
+    )
+    ax.legend(loc="upper left", frameon=False)
+
+
+def _accuracy_panel(ax: Axes, per: pd.DataFrame, signals: np.ndarray, model: str) -> None:
+    """Each path's pooled R2_OS, their mean and sd, the oracle's and the population R2."""
+    grouped = per.groupby("signal")
+    x = np.arange(len(signals))
+    for i, s in enumerate(signals):
+        values = per.loc[per["signal"] == s, "r2_os"].to_numpy()
+        jitter = np.linspace(-0.08, 0.08, len(values)) if len(values) > 1 else [0.0]
+        ax.scatter(
+            i + np.asarray(jitter),
+            values,
+            s=10,
+            color="#0072B2",
+            alpha=0.35,
+            zorder=2,
+            label=f"{model}, one path" if i == 0 else None,
+        )
+    mean, sd = grouped["r2_os"].mean().reindex(signals), grouped["r2_os"].std()
+    ax.errorbar(
+        x,
+        mean,
+        yerr=sd.reindex(signals).fillna(0),
+        color="#0072B2",
+        marker="o",
+        capsize=3,
+        linewidth=1.6,
+        label=f"{model}, mean +/- sd",
+        zorder=3,
+    )
+    ax.plot(
+        x,
+        grouped["oracle_r2_os"].mean().reindex(signals),
+        marker="^",
+        label="oracle (infeasible: knows the signal)",
+        **_REFERENCE,
+    )
+    ax.plot(x, signals, color="#b3b3b3", linestyle=":", marker="x", label="population R2", zorder=1)
+    ax.axhline(0, color="black", linewidth=0.8, zorder=1)
+    ax.set_ylabel("pooled out-of-sample R2 vs historical mean")
+    ax.set_title("Forecast accuracy (R2_OS, Campbell-Thompson)")
+    ax.legend(loc="upper left", frameon=False)
 
 
 def plot_mu_error(summary: pd.DataFrame, path: str | Path) -> Path:
