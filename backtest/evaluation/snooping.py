@@ -215,13 +215,13 @@ def model_confidence_set(
     # Models with identical losses cannot be told apart, and their zero-variance differences
     # break arch's statistic: test one representative of each group and give every member
     # its representative's p-value.
-    representative = {}
+    representative: dict[str, str] = {}
+    distinct: list[str] = []
     for column in frame.columns:
-        twin = next(
-            (r for r in set(representative.values()) if frame[r].equals(frame[column])), None
-        )
+        twin = next((r for r in distinct if frame[r].equals(frame[column])), None)
+        if twin is None:
+            distinct.append(column)
         representative[column] = twin or column
-    distinct = list(dict.fromkeys(representative.values()))
     if len(distinct) == 1:
         p_distinct = pd.Series(1.0, index=distinct)
         kept = set(distinct)
