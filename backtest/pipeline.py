@@ -12,7 +12,7 @@ from backtest.config import RunConfig
 from backtest.data.prices import PriceData
 from backtest.engine.store import WindowStore
 from backtest.engine.walkforward import Runner, model_specs, walk_forward
-from backtest.evaluation.models import comparator_sentence
+from backtest.evaluation.models import comparator_sentence, mcs_p_values, models_table
 from backtest.features import log_returns
 from backtest.portfolio.rebalance import MARKET, backtest_strategies, decide
 from backtest.reports.evidence import evidence_table, run_evidence
@@ -20,7 +20,6 @@ from backtest.reports.files import (
     write_config,
     write_csv,
     write_forecast_outputs,
-    write_model_outputs,
     write_strategy_outputs,
     write_summary,
 )
@@ -134,8 +133,7 @@ def run_variant(
         config.portfolio.cost_bps,
         market,
     )
-    metrics = write_forecast_outputs(panel, out)
-    models = write_model_outputs(panel, out)
+    metrics, comparison = write_forecast_outputs(panel, out)
     performance = write_strategy_outputs(
         backtest, out, config.portfolio.risk_free, max_weight=config.portfolio.max_weight
     )
@@ -148,6 +146,7 @@ def run_variant(
     )
     tests = evidence_table(evidence)
     write_csv(tests, out / "inference.csv")
+    models = models_table(metrics, comparison, panel.primary, mcs_p_values(tests), evidence.level)
     write_stability_outputs(panel, backtest.frame("net"), out)
     text = _small_sample_caution(len(panel.dates)) + verdict(evidence)
     if len(panel.models) > 1:

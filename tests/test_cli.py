@@ -77,7 +77,8 @@ def test_run_writes_every_output_with_real_content(tmp_path, real_prices, capsys
     assert row.realised == pytest.approx(amd.loc["2022-11-30"], rel=1e-9)
 
     metrics = pd.read_csv(out / "forecast_metrics.csv", index_col="ticker")
-    assert list(metrics.index)[-1] == "pooled" and len(metrics) == 8
+    assert list(dict.fromkeys(metrics.model)) == ["lstm", "ridge", "hist_mean"]
+    assert list(metrics.index)[-1] == "pooled" and len(metrics) == 8 * 3
     assert metrics[["rmse", "mae"]].gt(0).all().all()
     assert metrics.n_months.max() == n_months
 

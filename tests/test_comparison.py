@@ -79,7 +79,7 @@ def write_run(
     cols = ["date", "ticker", "model", "forecast", "realised", "origin", "train_start", "train_end"]
     fc[cols].to_csv(path / "forecasts.csv", index=False)
     (path / "summary.md").write_text(f"# Run {variant}\n\n## Verdict\n\nNone.\n")
-    pd.DataFrame({"ticker": ["pooled"], "rmse": [0.1]}).to_csv(
+    pd.DataFrame({"model": ["lstm"], "ticker": ["pooled"], "rmse": [0.1]}).to_csv(
         path / "forecast_metrics.csv", index=False
     )
     reseal(path)

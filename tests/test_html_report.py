@@ -120,6 +120,7 @@ def make_run(out: Path, rng: np.random.Generator, charts: Path) -> Path:
     _write(out / "performance.csv", perf)
     metrics = pd.DataFrame(
         {
+            "model": "lstm",
             "ticker": [*TICKERS, "pooled"],
             "n_months": 8,
             "rmse": rng.uniform(0.05, 0.1, 4),

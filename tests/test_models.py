@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -101,15 +103,117 @@ def _run_argv(prices, tmp_path, *extra):
     ]  # fmt: skip
 
 
-def test_a_toml_defined_sklearn_estimator_runs_end_to_end(rng, tmp_path):
-    prices = _prices_csv(rng, tmp_path / "prices.csv")
+@pytest.fixture(scope="module")
+def forest_run(tmp_path_factory) -> Path:
+    """One finished run of three models (a TOML-defined forest, ridge, zero), with its report."""
+    tmp_path = tmp_path_factory.mktemp("forest")
+    prices = _prices_csv(np.random.default_rng(12345), tmp_path / "prices.csv")
     (tmp_path / "models.toml").write_text(FOREST_TOML)
     assert main(_run_argv(prices, tmp_path, "--config", str(tmp_path / "models.toml"))) == 0
-    forecasts = pd.read_csv(tmp_path / "results" / "r" / "forecasts.csv")
+    return tmp_path / "results" / "r"
+
+
+def test_a_toml_defined_sklearn_estimator_runs_end_to_end(forest_run):
+    forecasts = pd.read_csv(forest_run / "forecasts.csv")
     assert set(forecasts.model) == {"forest", "ridge", "zero", "hist_mean"}
     forest = forecasts[forecasts.model == "forest"].forecast
     assert forest.notna().all() and forest.std() > 0
     assert (forecasts[forecasts.model == "zero"].forecast == 0).all()
+
+
+MODELS = ["forest", "ridge", "zero", "hist_mean"]  # FOREST_TOML's, then the benchmark
+
+
+def test_forecast_metrics_score_every_model_against_a_naive_r2_os(forest_run):
+    forecasts = pd.read_csv(forest_run / "forecasts.csv")
+    metrics = pd.read_csv(forest_run / "forecast_metrics.csv")
+    assert list(dict.fromkeys(metrics.model)) == MODELS
+    wide = forecasts.pivot_table(index=["date", "ticker"], columns="model", values="forecast")
+    realised = forecasts[forecasts.model == "hist_mean"].set_index(["date", "ticker"]).realised
+    realised = realised.reindex(wide.index)
+    for model in MODELS:
+        rows = metrics[metrics.model == model].set_index("ticker")
+        assert list(rows.index) == [*TARGETS, "pooled"]
+        for ticker in [*TARGETS, "pooled"]:
+            pick = slice(None) if ticker == "pooled" else wide.index.get_level_values(1) == ticker
+            r, f, b = realised[pick], wide[model][pick], wide["hist_mean"][pick]
+            sse = ((r - f) ** 2).sum()
+            assert rows.loc[ticker, "r2_os_vs_mean"] == pytest.approx(
+                1 - sse / ((r - b) ** 2).sum(), abs=1e-9
+            )
+            assert rows.loc[ticker, "r2_os_vs_zero"] == pytest.approx(
+                1 - sse / (r**2).sum(), abs=1e-9
+            )
+    assert metrics[metrics.model == "hist_mean"].cw_p.isna().all()  # no test against itself
+
+
+def _html_rows(text: str, section: str) -> tuple[list[str], dict[str, list[str]]]:
+    body = text[text.index(f'<section id="{section}"') :]
+    body = body[: body.index("</section>")]
+    header = [html.unescape(h) for h in re.findall(r"<th[^>]*>(.*?)</th>", body)]
+    rows = {}
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, flags=re.S):
+        cells = [html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+        if cells:
+            rows[cells[0]] = cells[1:]
+    return header[1:], rows
+
+
+def test_the_report_compares_every_model_with_the_values_of_its_csvs(forest_run):
+    metrics = pd.read_csv(forest_run / "forecast_metrics.csv")
+    pooled = metrics[metrics.ticker == "pooled"].set_index("model")
+    dm = pd.read_csv(forest_run / "model_comparison.csv")
+    dm = dm[dm.ticker == "pooled"]
+    tests = pd.read_csv(forest_run / "inference.csv")
+    mcs = tests[tests.test == "mcs"].set_index("subject").p_value
+    header, rows = _html_rows((forest_run / "report.html").read_text(), "models-compared")
+    assert list(rows) == MODELS
+    assert header == [
+        "Months", "RMSE", "R\u00b2_OS vs mean", "R\u00b2_OS vs zero", "Clark-West p",
+        "DM vs forest", "DM p vs forest", "MCS p", "In MCS",
+    ]  # fmt: skip
+
+    def num(value: float, fmt: str) -> str:
+        return "\u2013" if not np.isfinite(value) else format(value, fmt)
+
+    for model in MODELS:
+        ab = dm[(dm.model == model) & (dm.versus == "forest")]
+        ba = dm[(dm.model == "forest") & (dm.versus == model)]
+        stat, p = (
+            (ab.dm_stat.iloc[0], ab.p_value.iloc[0]) if len(ab)
+            else (-ba.dm_stat.iloc[0], ba.p_value.iloc[0]) if len(ba)
+            else (np.nan, np.nan)
+        )  # fmt: skip
+        row = pooled.loc[model]
+        assert rows[model] == [
+            str(int(row.n_months)), num(row.rmse, ".2%"), num(row.r2_os_vs_mean, "+.2%"),
+            num(row.r2_os_vs_zero, "+.2%"), num(row.cw_p, ".3f"), num(stat, ".2f"),
+            num(p, ".3f"), num(mcs[model], ".3f"), "yes" if mcs[model] > 0.05 else "no",
+        ], model  # fmt: skip
+    # the rows carry numbers, not only dashes: a test against the mean and a DM pair
+    assert np.isfinite(pooled.loc["forest"].cw_p)
+    assert rows["hist_mean"][5] != "\u2013" and rows["forest"][5] == "\u2013"
+    # membership is the verdict's own model confidence set (arch's rule: p > level)
+    summary = (forest_run / "summary.md").read_text()
+    held = re.search(r"holds: (.*?); eliminated", summary)[1].split(", ")
+    assert sorted(held) == sorted(m for m in MODELS if rows[m][-1] == "yes")
+    # summary.md shows the same table: the same models and values, to 4 decimals
+    md = {
+        cells[0]: cells[1:]
+        for line in summary.split("## Models compared")[1].split("\n## ")[0].splitlines()
+        if line.startswith("| ") and (cells := [c.strip() for c in line.strip("|").split("|")])
+    }
+    assert [m for m in md if m in MODELS] == MODELS
+    for model in MODELS:
+        assert md[model][2] == f"{pooled.loc[model].r2_os_vs_mean:.4f}"
+        assert md[model][-1] == str(mcs[model] > 0.05)
+
+
+def test_every_model_has_its_per_ticker_table_in_the_report(forest_run):
+    text = (forest_run / "report.html").read_text()
+    section = text[text.index('<section id="forecast-metrics"') :]
+    section = section[: section.index("</section>")]
+    assert re.findall(r"<h3>(.*?)</h3>", section) == MODELS[:3]
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,8 @@ def print_summary(result: RunResult, out: Path) -> None:
     """A short table for the terminal."""
     cols = ["n_months", "rmse", "r2_os_vs_mean", "r2_os_vs_zero", "cw_p", "cw_p_holm"]
     perf_cols = ["role", "cagr", "ann_vol", "sharpe", "max_drawdown", "avg_turnover", "dsr"]
-    metrics, performance = result.forecast_metrics, result.performance
+    metrics, performance = result.metrics_of(), result.performance
+    models = result.models_compared
     windows = result.data.get("windows", {})
     first, last = result.data.get("forecast_months", ["?", "?"])
     if current().level < NORMAL:
@@ -34,8 +35,12 @@ def print_summary(result: RunResult, out: Path) -> None:
             f"({first} .. {last}), windows "
             f"{windows.get('computed', 0)} computed / {windows.get('cached', 0)} cached =="
         )
+        print(f"{result.primary_model}, per ticker:")
         print(metrics[[c for c in cols if c in metrics]].to_string())
         print()
+        if models is not None and len(models) > 2:  # more than the primary and hist_mean
+            print(models.to_string())
+            print()
         print(performance[[c for c in perf_cols if c in performance]].to_string())
         print(f"\n{result.verdict}")
         print(f"results: {out}/")

@@ -2,8 +2,10 @@
 
 The per-model tables of a run: :func:`model_metrics` stacks
 :func:`backtest.evaluation.forecasts.forecast_metrics` (RMSE, MAE, R2, directional accuracy,
-R2_OS against the mean and against zero, Clark-West against the mean) per model, ticker and
-pooled; :func:`model_comparison` runs Diebold-Mariano (HLN) between every pair of models.
+R2_OS against the mean and against zero, Clark-West against the mean, Holm over the tickers)
+per model, ticker and pooled; :func:`model_comparison` runs Diebold-Mariano (HLN) between
+every pair of models; :func:`models_table` is the one "models compared" table (summary.md,
+report.html), built from those two tables and the model confidence set.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
+from statsmodels.stats.multitest import multipletests
 
+from backtest.engine.panel import BENCHMARK
 from backtest.evaluation.forecasts import diebold_mariano, forecast_metrics
 
 POOLED = "pooled"
@@ -23,19 +27,36 @@ COMPARISON_COLUMNS = [
 ]  # fmt: skip
 
 
+def holm(p_values: pd.Series) -> pd.Series:
+    """Holm-adjusted p-values (statsmodels ``multipletests``), NaN kept as NaN."""
+    out = pd.Series(np.nan, index=p_values.index)
+    finite = p_values.dropna()
+    if not finite.empty:
+        out[finite.index] = multipletests(finite.to_numpy(), method="holm")[1]
+    return out
+
+
 def model_metrics(
     realised: pd.DataFrame, forecasts: Mapping[str, pd.DataFrame], benchmark: pd.DataFrame
 ) -> pd.DataFrame:
     """:func:`forecast_metrics` of each model against ``benchmark``, one block per model.
 
+    ``cw_p_holm`` adjusts each model's per-ticker Clark-West p-values over its tickers
+    (Holm); the pooled row is one test and keeps its own p-value. A model equal to the
+    benchmark (``hist_mean`` itself) scores R2_OS = 0 against it and has no Clark-West test.
+
     Returns
     -------
     DataFrame
-        Columns ``model``, ``ticker`` (each target, then ``"pooled"``) and the metrics.
+        Columns ``model``, ``ticker`` (each target, then ``"pooled"``), the metrics and
+        ``cw_p_holm``.
     """
     blocks = []
     for model, frame in forecasts.items():
-        table = forecast_metrics(realised, frame, benchmark).rename_axis("ticker").reset_index()
+        table = forecast_metrics(realised, frame, benchmark)
+        per_ticker = holm(table["cw_p"].drop(index=POOLED))
+        table["cw_p_holm"] = per_ticker.reindex(table.index).fillna(table["cw_p"])
+        table = table.rename_axis("ticker").reset_index()
         table.insert(0, "model", model)
         blocks.append(table)
     return pd.concat(blocks, ignore_index=True)
@@ -79,12 +100,35 @@ def model_comparison(realised: pd.DataFrame, forecasts: Mapping[str, pd.DataFram
     return table.astype({"n_months": int})
 
 
-def models_table(metrics: pd.DataFrame, comparison: pd.DataFrame, reference: str) -> pd.DataFrame:
-    """The "models compared" table: pooled R2_OS (vs mean, vs zero), CW p, DM vs ``reference``.
+def models_table(
+    metrics: pd.DataFrame,
+    comparison: pd.DataFrame,
+    reference: str,
+    mcs_p: pd.Series | None = None,
+    level: float = 0.05,
+) -> pd.DataFrame:
+    """The "models compared" table: pooled R2_OS (vs mean, vs zero), CW p, DM, MCS.
 
-    One row per model; ``dm_p_vs_<reference>`` is the two-sided DM p-value against the
-    reference model and ``dm_stat_vs_<reference>`` its statistic (positive: the model is
-    more accurate than the reference).
+    The one builder of the table in summary.md and report.html: both call it on the same
+    tables (:func:`model_metrics`, :func:`model_comparison`, the MCS rows of inference.csv).
+
+    Parameters
+    ----------
+    metrics, comparison : DataFrame
+        :func:`model_metrics` and :func:`model_comparison` (or their CSVs read back).
+    reference : str
+        The model the DM columns compare against (the run's primary model).
+    mcs_p : Series, optional
+        MCS p-value per model (:func:`mcs_p_values`); adds ``mcs_p`` and ``in_mcs``.
+    level : float, default 0.05
+        Size of the MCS: a model is in the set when its p-value exceeds it (arch's rule).
+
+    Returns
+    -------
+    DataFrame
+        One row per model of ``metrics`` in its order (``hist_mean`` included when scored);
+        ``dm_p_vs_<reference>`` is the two-sided DM p-value against the reference model
+        and ``dm_stat_vs_<reference>`` its statistic (positive: more accurate than it).
     """
     pooled = metrics[metrics["ticker"] == POOLED].set_index("model")
     out = pooled[["n_months", "rmse", "r2_os_vs_mean", "r2_os_vs_zero", "cw_p"]].copy()
@@ -99,7 +143,16 @@ def models_table(metrics: pd.DataFrame, comparison: pd.DataFrame, reference: str
             stat[model], p[model] = -ba["dm_stat"].iloc[0], ba["p_value"].iloc[0]
     out[f"dm_stat_vs_{reference}"] = pd.Series(stat, dtype=float)
     out[f"dm_p_vs_{reference}"] = pd.Series(p, dtype=float)
+    if mcs_p is not None and not mcs_p.empty:
+        out["mcs_p"] = mcs_p.reindex(out.index).astype(float)
+        out["in_mcs"] = (out["mcs_p"] > level).astype(bool)
     return out.rename_axis("model")
+
+
+def mcs_p_values(tests: pd.DataFrame) -> pd.Series:
+    """MCS p-value per model from an inference table (``test == "mcs"`` rows; empty if none)."""
+    rows = tests[tests["test"] == "mcs"]
+    return pd.Series(rows["p_value"].to_numpy(float), index=rows["subject"].astype(str))
 
 
 def _pct(value: float) -> str:
@@ -112,6 +165,8 @@ def comparator_sentence(table: pd.DataFrame, reference: str, level: float = 0.05
     E.g. "Neither lstm (R2_OS -0.40%, p = 0.31) nor ridge (-0.10%, p = 0.52) beats the
     historical mean; lstm and ridge forecast equally well within noise (DM p = 0.40)."
     """
+    # The benchmark's own row (R2_OS = 0 against itself) is what the others are measured by.
+    table = table.drop(index=BENCHMARK, errors="ignore")
     parts = [
         f"{m} (R2_OS {_pct(table.loc[m, 'r2_os_vs_mean'])}, p = {table.loc[m, 'cw_p']:.2f})"
         for m in table.index

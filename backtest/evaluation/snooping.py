@@ -78,7 +78,8 @@ class ConfidenceSet:
     excluded : tuple of str
         Models eliminated.
     p_values : pandas.Series
-        MCS p-value of each model (a model is in the set when its p-value >= ``level``).
+        MCS p-value of each model (a model is in the set when its p-value > ``level``,
+        arch's rule).
     mean_loss : pandas.Series
         Mean loss of each model.
     level : float

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 
 from backtest.engine.panel import ForecastPanel
 from backtest.evaluation.deflation import DeflatedBest, deflated_best
 from backtest.evaluation.economic import EconomicValue, economic_value
 from backtest.evaluation.forecasts import forecast_metrics
+from backtest.evaluation.models import holm
 from backtest.evaluation.overfitting import PBOInterval, pbo_interval
 from backtest.evaluation.sharpe_tests import SharpeDifferenceTest, sharpe_difference_test
 from backtest.evaluation.snooping import (
@@ -81,15 +81,6 @@ class Evidence:
     def label(self, column: str) -> str:
         """How the verdict names a benchmark column ("1/N", ...), the column itself otherwise."""
         return self.labels.get(column, column)
-
-
-def holm(p_values: pd.Series) -> pd.Series:
-    """Holm-adjusted p-values (statsmodels ``multipletests``), NaN kept as NaN."""
-    out = pd.Series(np.nan, index=p_values.index)
-    finite = p_values.dropna()
-    if not finite.empty:
-        out[finite.index] = multipletests(finite.to_numpy(), method="holm")[1]
-    return out
 
 
 def model_evidence(

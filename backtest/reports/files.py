@@ -12,9 +12,8 @@ import numpy as np
 import pandas as pd
 
 from backtest.atomic import atomic_write_text
-from backtest.engine.panel import ForecastPanel
-from backtest.evaluation.forecasts import forecast_metrics
-from backtest.evaluation.models import model_comparison, model_metrics, models_table
+from backtest.engine.panel import BENCHMARK, ForecastPanel
+from backtest.evaluation.models import model_comparison, model_metrics
 from backtest.evaluation.performance import performance_table
 from backtest.portfolio.rebalance import BASELINE, StrategyBacktest
 from backtest.reports.charts.render import render_charts
@@ -24,7 +23,6 @@ from backtest.reports.charts.run_charts import (
     portfolio_chart_jobs,
 )
 from backtest.reports.charts.style import Palette
-from backtest.reports.evidence import holm
 
 _PACKAGES = ("numpy", "pandas", "scikit-learn", "scipy", "tensorflow", "keras", "joblib", "ta")
 
@@ -57,30 +55,27 @@ class RunReport:
     verdict: str
 
 
-def write_forecast_outputs(panel: ForecastPanel, out: Path) -> pd.DataFrame:
-    """forecasts.csv, forecast_metrics.csv, and the two forecast charts."""
+def write_forecast_outputs(panel: ForecastPanel, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """forecasts.csv, forecast_metrics.csv, model_comparison.csv and the forecast charts.
+
+    forecast_metrics.csv scores every model and the historical mean itself (its R2_OS
+    against itself is 0; its RMSE and R2_OS against zero are the yardstick), per ticker and
+    pooled; model_comparison.csv is DM between every pair of them.
+
+    Returns
+    -------
+    (metrics, comparison) : tuple of DataFrame
+        The two tables as written.
+    """
     write_csv(panel.tidy(), out / "forecasts.csv")
-    forecasts = panel.forecast()
-    metrics = forecast_metrics(panel.realised, forecasts, panel.hist_mean)
-    # Per-ticker Clark-West is one test per ticker: Holm over the tickers; pooled is one test.
-    per_ticker = holm(metrics["cw_p"].drop(index="pooled"))
-    metrics["cw_p_holm"] = per_ticker.reindex(metrics.index).fillna(metrics["cw_p"])
-    write_csv(metrics.rename_axis("ticker").reset_index(), out / "forecast_metrics.csv")
+    scored = {**panel.forecasts, BENCHMARK: panel.hist_mean}
+    metrics = model_metrics(panel.realised, scored, panel.hist_mean)
+    comparison = model_comparison(panel.realised, scored)
+    write_csv(metrics, out / "forecast_metrics.csv")
+    write_csv(comparison, out / "model_comparison.csv")
     write_csv(panel.diagnostics, out / "training_diagnostics.csv")
     render_charts(forecast_chart_jobs(panel.realised, panel.forecasts, panel.hist_mean, out))
-    return metrics
-
-
-def write_model_outputs(panel: ForecastPanel, out: Path) -> pd.DataFrame:
-    """model_metrics.csv (every model, ticker and pooled) and model_comparison.csv (DM pairs).
-
-    Returns the "models compared" table (pooled, one row per model, DM against the primary).
-    """
-    metrics = model_metrics(panel.realised, panel.forecasts, panel.hist_mean)
-    comparison = model_comparison(panel.realised, panel.forecasts)
-    write_csv(metrics, out / "model_metrics.csv")
-    write_csv(comparison, out / "model_comparison.csv")
-    return models_table(metrics, comparison, panel.primary)
+    return metrics, comparison
 
 
 def write_strategy_outputs(
@@ -190,9 +185,9 @@ def write_summary(
             "",
         ]
     parts += [
-        "## Forecast metrics (monthly log returns, out of sample)",
+        "## Forecast metrics per model and ticker (monthly log returns, out of sample)",
         "",
-        _markdown(metrics, 4),
+        _markdown(metrics.set_index("model"), 4),
         "",
     ]
     path = out / "summary.md"

@@ -26,7 +26,7 @@ REQUIRED_FILES = {
     "config.json": "run configuration and data span",
     "summary.md": "verdict",
     "performance.csv": "strategy ranking",
-    "forecast_metrics.csv": "forecast metrics per ticker",
+    "forecast_metrics.csv": "forecast metrics per model and ticker",
     "portfolio_returns.csv": "monthly returns per strategy",
     "forecasts.csv": "forecasts per model and realised returns",
 }
@@ -59,7 +59,8 @@ class RunResult:
     realised : pandas.DataFrame
         (n_months, n_targets) realised log returns of the same months.
     forecast_metrics : pandas.DataFrame
-        RMSE, R2_OS, Clark-West... indexed by ticker (last row ``pooled``).
+        RMSE, R2_OS, Clark-West... per ``model`` (every model and ``hist_mean``) and
+        ``ticker`` (each model's last row ``pooled``), tidy.
     expected, weights : pandas.DataFrame or None
         Tidy expected returns and weights per strategy and month (None when absent).
     portfolio_returns : pandas.DataFrame
@@ -70,6 +71,8 @@ class RunResult:
         The verdict in plain words and the run's title.
     versions : dict
         Versions of the packages that shaped the numbers.
+    model_comparison, inference : pandas.DataFrame or None
+        DM between every pair of models, and every test behind the verdict (None when absent).
     run_dir : Path or None
         Where it was read from or written to (None for a result held in memory only).
     """
@@ -86,6 +89,8 @@ class RunResult:
     verdict: str
     title: str
     versions: dict = field(default_factory=dict)
+    model_comparison: pd.DataFrame | None = None
+    inference: pd.DataFrame | None = None
     run_dir: Path | None = None
 
     @property
@@ -100,6 +105,30 @@ class RunResult:
         if not models:
             raise ValueError(f"{self.run_dir}: forecasts.csv holds no model besides hist_mean")
         return next((m for m in self.config.models.names if m in self.forecasts), models[0])
+
+    def metrics_of(self, model: str | None = None) -> pd.DataFrame:
+        """forecast_metrics.csv rows of ``model`` (default: the primary), indexed by ticker."""
+        name = self.primary_model if model is None else model
+        rows = self.forecast_metrics[self.forecast_metrics["model"] == name]
+        if rows.empty:
+            models = list(dict.fromkeys(self.forecast_metrics["model"]))
+            raise ValueError(f"forecast_metrics.csv has no rows of model {name!r}; it has {models}")
+        return rows.drop(columns="model").set_index("ticker")
+
+    @property
+    def models_compared(self) -> pd.DataFrame | None:
+        """The "models compared" table of summary.md, rebuilt by the same function from the files.
+
+        None when the run has no model_comparison.csv (one written before it existed).
+        """
+        if self.model_comparison is None:
+            return None
+        # Imported here: scipy and statsmodels are seconds of start-up that reading a run's
+        # files does not otherwise need.
+        from backtest.evaluation.models import mcs_p_values, models_table
+
+        mcs = mcs_p_values(self.inference) if self.inference is not None else None
+        return models_table(self.forecast_metrics, self.model_comparison, self.primary_model, mcs)
 
     @property
     def fingerprint(self) -> str:
@@ -312,7 +341,7 @@ def load_run(run_dir: str | Path, check: bool = True) -> RunResult:
         data=record.get("data") or {},
         forecasts=forecasts,
         realised=realised,
-        forecast_metrics=_read_csv(run_dir / "forecast_metrics.csv", index="ticker"),
+        forecast_metrics=_read_csv(run_dir / "forecast_metrics.csv", ("model", "ticker")),
         expected=_read_csv(run_dir / "expected_returns.csv"),
         weights=_read_csv(run_dir / "weights.csv"),
         portfolio_returns=returns,
@@ -320,5 +349,9 @@ def load_run(run_dir: str | Path, check: bool = True) -> RunResult:
         verdict=markdown_section(summary, "Verdict"),
         title=title,
         versions=record.get("versions") or {},
+        model_comparison=_read_csv(
+            run_dir / "model_comparison.csv", ("model", "versus", "ticker", "dm_stat", "p_value")
+        ),
+        inference=_read_csv(run_dir / "inference.csv", ("test", "subject", "p_value")),
         run_dir=run_dir,
     )

@@ -18,6 +18,7 @@ from backtest.reports.html.tables import (
     forecast_metrics_table,
     intensity_table,
     latest_weights_table,
+    models_compared_table,
     performance_table_html,
     wealth_table,
 )
@@ -225,20 +226,42 @@ def expected_returns(run: RunResult) -> str:
     )
 
 
-def forecast_metrics(run: RunResult) -> str:
-    """Out-of-sample forecast accuracy per ticker and pooled."""
+def models_compared(run: RunResult) -> str:
+    """Every model, pooled: R2_OS, Clark-West, DM against the primary model, MCS."""
+    table = run.models_compared
+    if table is None:
+        return missing("model_comparison.csv", "Model comparison missing")
+    primary = run.primary_model
     return "\n".join(
         [
             paragraph(
-                "Monthly log-return forecasts of the LSTM against the expanding historical mean, "
-                "out of sample. R\u00b2_OS > 0 (green) means smaller squared errors than the "
-                "benchmark. Per-ticker Clark-West p-values are Holm-adjusted over the tickers; "
-                "only an adjusted p < 0.05 (bold) is evidence of predictive skill. "
+                "Every model of the run and the historical mean, pooled over the tickers "
+                "(the same table as summary.md). R\u00b2_OS and Clark-West are against the "
+                f"historical mean (CW p < 0.05 in bold); DM compares each model with {primary}, "
+                "the primary model (> 0: more accurate than it); the model confidence set "
+                "holds the models not distinguishable from the most accurate at 5%. "
                 "Hover a header for its definition."
             ),
-            forecast_metrics_table(run.forecast_metrics),
+            models_compared_table(table, primary),
         ]
     )
+
+
+def forecast_metrics(run: RunResult) -> str:
+    """Out-of-sample forecast accuracy per ticker and pooled, one table per model."""
+    models = [m for m in dict.fromkeys(run.forecast_metrics["model"]) if m != "hist_mean"]
+    parts = [
+        paragraph(
+            "Monthly log-return forecasts of each model against the historical mean, out of "
+            "sample. R\u00b2_OS > 0 (green) means smaller squared errors than the benchmark. "
+            "Per-ticker Clark-West p-values are Holm-adjusted over the tickers; only an "
+            "adjusted p < 0.05 (bold) is evidence of predictive skill. "
+            "Hover a header for its definition."
+        )
+    ]
+    for model in models:
+        parts += [f"<h3>{esc(model)}</h3>", forecast_metrics_table(run.metrics_of(model))]
+    return "\n".join(parts)
 
 
 def squared_errors(run: RunResult) -> str:
@@ -278,6 +301,7 @@ SECTIONS: tuple[tuple[str, str, Callable[[RunResult], str]], ...] = (
     ("weights", "Portfolio weights", weights),
     ("shrinkage", "Shrinkage intensity", shrinkage),
     ("expected-returns", "Expected returns before and after shrinkage", expected_returns),
+    ("models-compared", "Models compared", models_compared),
     ("forecast-metrics", "Forecast accuracy per ticker", forecast_metrics),
     ("squared-errors", "Cumulative squared-error difference", squared_errors),
     ("forecast-vs-realised", "Forecasts against realised returns", forecast_vs_realised),

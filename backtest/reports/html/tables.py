@@ -40,14 +40,14 @@ PERFORMANCE_COLUMNS: dict[str, tuple[str, Formatter, str]] = {
 
 FORECAST_COLUMNS: dict[str, tuple[str, Formatter, str]] = {
     "n_months": ("Months", fmt_int, "out-of-sample months scored"),
-    "rmse": ("RMSE", fmt_pct(2), "root mean squared error of the LSTM, log return"),
+    "rmse": ("RMSE", fmt_pct(2), "root mean squared error of the model, log return"),
     "bench_rmse": ("RMSE mean", fmt_pct(2), "RMSE of the historical mean"),
-    "mae": ("MAE", fmt_pct(2), "mean absolute error of the LSTM"),
+    "mae": ("MAE", fmt_pct(2), "mean absolute error of the model"),
     "bench_mae": ("MAE mean", fmt_pct(2), "MAE of the historical mean"),
     "directional_accuracy": ("Direction", fmt_pct(0), "share of months with the right sign"),
     "bench_directional_accuracy": ("Direction mean", fmt_pct(0), "same, historical mean"),
-    "r2_os_vs_mean": ("R\u00b2_OS vs mean", fmt_pct(2, True), "1 - SSE(LSTM) / SSE(mean)"),
-    "r2_os_vs_zero": ("R\u00b2_OS vs zero", fmt_pct(2, True), "1 - SSE(LSTM) / SSE(zero)"),
+    "r2_os_vs_mean": ("R\u00b2_OS vs mean", fmt_pct(2, True), "1 - SSE(model) / SSE(mean)"),
+    "r2_os_vs_zero": ("R\u00b2_OS vs zero", fmt_pct(2, True), "1 - SSE(model) / SSE(zero)"),
     "r2": ("R\u00b2", fmt_pct(2, True), "1 - SSE / total sum of squares around the mean"),
     "cw_t": ("Clark-West t", fmt_num(2), "MSE-adjusted t statistic against the mean"),
     "cw_p": ("Clark-West p", fmt_num(3), "one-sided p-value of this ticker alone"),
@@ -102,12 +102,54 @@ def _signed(column: str, value: object) -> str:
 
 
 def forecast_metrics_table(metrics: pd.DataFrame) -> str:
-    """forecast_metrics.csv with R2_OS coloured by sign and Holm-adjusted rejections in bold."""
+    """One model's forecast_metrics.csv rows: R2_OS coloured by sign, Holm rejections bold."""
     spec = _spec(metrics, FORECAST_COLUMNS)
     return table(
         spec.pop("frame"),
         row_class=lambda idx, _: "pooled" if idx == "pooled" else "",
         cell_class=_signed,
+        **spec,
+    )
+
+
+def models_columns(reference: str) -> dict[str, tuple[str, Formatter, str]]:
+    """Labels, formats and tooltips of the "models compared" table (DM against ``reference``)."""
+    return {
+        "n_months": FORECAST_COLUMNS["n_months"],
+        "rmse": ("RMSE", fmt_pct(2), "root mean squared error, pooled, log return"),
+        "r2_os_vs_mean": FORECAST_COLUMNS["r2_os_vs_mean"],
+        "r2_os_vs_zero": FORECAST_COLUMNS["r2_os_vs_zero"],
+        "cw_p": ("Clark-West p", fmt_num(3), "one-sided pooled p-value against the mean"),
+        f"dm_stat_vs_{reference}": (
+            f"DM vs {reference}",
+            fmt_num(2),
+            f"Diebold-Mariano (HLN) statistic against {reference}; > 0: more accurate",
+        ),
+        f"dm_p_vs_{reference}": (
+            f"DM p vs {reference}",
+            fmt_num(3),
+            f"two-sided DM p-value against {reference}",
+        ),
+        "mcs_p": ("MCS p", fmt_num(3), "model confidence set p-value (pooled squared errors)"),
+        "in_mcs": ("In MCS", lambda v: "yes" if v else "no", "in the 95% model confidence set"),
+    }
+
+
+def _models_class(column: str, value: object) -> str:
+    if column.startswith("r2") and isinstance(value, float):
+        return "pos" if value > 0 else "neg" if value < 0 else ""
+    if column == "cw_p" and isinstance(value, float):
+        return "sig" if value < 0.05 else ""
+    return ""
+
+
+def models_compared_table(models: pd.DataFrame, reference: str) -> str:
+    """The "models compared" table (:func:`backtest.evaluation.models.models_table`)."""
+    spec = _spec(models, models_columns(reference))
+    return table(
+        spec.pop("frame"),
+        row_class=lambda idx, _: "baseline" if idx == "hist_mean" else "",
+        cell_class=_models_class,
         **spec,
     )
 
