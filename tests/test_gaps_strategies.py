@@ -10,12 +10,20 @@ Black-Litterman's gain ``tau sigma2 / (tau sigma2 + omega_i)`` per asset.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.linalg import hadamard
 
 from strategies import make_strategy
-from strategies.bayesian import BayesStein, BlackLitterman
+from strategies.bayesian import (
+    BayesStein,
+    BlackLitterman,
+    bayes_stein,
+    black_litterman,
+    black_litterman_gain,
+)
 from strategies.inputs import MarketView
 from strategies.shrinkage import (
     Blend,
@@ -25,6 +33,8 @@ from strategies.shrinkage import (
     LSTMOnly,
     SkillBlend,
     bates_granger_weight,
+    clark_west_weight,
+    james_stein_beta,
 )
 
 T, S = 8, 0.05
@@ -156,3 +166,164 @@ def test_bates_granger_weight_hand_example():
     np.testing.assert_allclose(bates_granger_weight([1.0, 0.0, 2.0], [3.0, 0.0, 2.0]),
                                [0.25, 0.5, 0.5])  # fmt: skip
     np.testing.assert_allclose(bates_granger_weight([0.0], [0.0], default=0.3), [0.3])
+
+
+# --- Edge cases the mutation run of strategies/shrinkage.py found untested ------------------
+
+
+def test_bates_granger_weight_on_monthly_sized_errors():
+    # Monthly MSEs are ~1e-3, far below 1: the weight is still MSE_b / (MSE_b + MSE_f).
+    np.testing.assert_allclose(bates_granger_weight([0.004, 0.001], [0.004, 0.003]),
+                               [0.5, 0.25])  # fmt: skip
+
+
+def test_bates_granger_default_is_quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        weight = bates_granger_weight([0.0, 0.002], [0.0, 0.002], default=0.3)
+    np.testing.assert_allclose(weight, [0.3, 0.5])
+
+
+def test_clark_west_weight_degenerate_records_quietly():
+    # Four months, benchmark 0. Asset 0: forecast == benchmark, no evidence (c = 0/0): 0.
+    # Asset 1: forecast 0.5 for a realised 0.25 every month: c = sum(0.125) / sum(0.25) = 1/2,
+    # the differential is constant (sd 0, t = inf, Stein factor 1): weight 1/2.
+    realised = np.tile([0.25, 0.25], (4, 1))
+    forecast = np.tile([0.0, 0.5], (4, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        weight = clark_west_weight(realised, forecast, np.zeros((4, 2)))
+    np.testing.assert_array_equal(weight, [0.0, 0.5])
+
+
+def test_clark_west_weight_needs_two_months_and_is_quiet_with_one():
+    # One month has no standard deviation: no t statistic, no weight (and no warning).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        weight = clark_west_weight([[0.02, 0.04]], [[0.02, 0.06]], [[0.0, 0.0]])
+    np.testing.assert_array_equal(weight, [0.0, 0.0])
+
+
+def test_clark_west_weight_two_month_hand_example():
+    # r = (0.02, 0.04), f = (0.02, 0.06), b = 0: products (4e-4, 24e-4), mean 14e-4,
+    # sd = 20e-4 / sqrt(2), t = 14e-4 / 10e-4 = 1.4; c = 28e-4 / 40e-4 = 0.7.
+    weight = clark_west_weight([[0.02], [0.04]], [[0.02], [0.06]], [[0.0], [0.0]])
+    np.testing.assert_allclose(weight, [0.7 * (1 - 1 / 1.4**2)], rtol=1e-12)
+
+
+def test_james_stein_error_messages_name_the_fix():
+    with pytest.raises(
+        ValueError, match=r"use a fixed target \(target='zero'\), Blend or BayesStein"
+    ):
+        james_stein_beta(np.eye(3), np.zeros(3), np.zeros(3), 10, centred=True)
+    with pytest.raises(ValueError, match=r"; use Blend or BayesStein for fewer assets"):
+        james_stein_beta(np.eye(2), np.zeros(2), np.zeros(2), 10)
+
+
+def test_james_stein_beta_is_inf_when_the_mean_is_on_the_target_quietly():
+    # muhat == b: no distance to shrink, beta = +inf (intensity 1) whatever the numerator's
+    # sign: isotropic (positive numerator) or one dominant factor (negative numerator).
+    muhat = np.array([0.01, 0.02, 0.03])
+    one_factor = 0.01 * np.ones((3, 3)) + 0.001 * np.eye(3)  # eig 0.031, 0.001, 0.001
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for cov in (0.01 * np.eye(3), one_factor):
+            assert james_stein_beta(cov, muhat, muhat, 60) == np.inf
+
+
+# --- Edge cases the mutation run of strategies/bayesian.py found untested -------------------
+
+
+def test_black_litterman_with_an_explicit_tau():
+    past, c = _record()
+    tau_sigma2 = 0.5 * SIGMA2  # tau = 0.5, not the default 1/T = 1/8
+    gain = tau_sigma2 / (tau_sigma2 + c**2 + tau_sigma2)
+    fitted = BlackLitterman(tau=0.5).fit(_view(past))
+    assert fitted.tau_ == 0.5
+    np.testing.assert_allclose(fitted.intensity_, gain, rtol=1e-12)
+    np.testing.assert_allclose(fitted.mu_, M + gain * D, atol=1e-15)
+
+
+def test_black_litterman_window_uses_only_the_last_months():
+    # 12 old months with the forecast 0.05 off everywhere, then the 12 months of _record:
+    # with window=12 Omega sees only the recent errors c_i (the hand gain of the test above
+    # with tau = 1/T); with all 24 the MSE is (0.05^2 + c^2) / 2.
+    recent, c = _record()
+    old = {"f": recent["f"] * 0 + 0.05, "b": recent["b"], "r": recent["r"]}
+    past = {k: np.vstack([old[k], recent[k]]) for k in recent}
+    tau_sigma2 = SIGMA2 / T
+    windowed = BlackLitterman(window=12).fit(_view(past))
+    gain = tau_sigma2 / (2 * tau_sigma2 + c**2)
+    np.testing.assert_allclose(windowed.intensity_, gain, rtol=1e-12)
+    np.testing.assert_allclose(windowed.omega_, c**2 + tau_sigma2, rtol=1e-12)
+    everything = BlackLitterman().fit(_view(past))
+    gain_all = tau_sigma2 / (2 * tau_sigma2 + (0.05**2 + c**2) / 2)
+    np.testing.assert_allclose(everything.intensity_, gain_all, rtol=1e-12)
+
+
+def test_black_litterman_before_a_record_has_no_omega_and_a_zero_gain():
+    short, _ = _record(n=11)
+    fitted = BlackLitterman().fit(_view(short))
+    assert fitted.omega_.dtype == float and np.all(np.isnan(fitted.omega_))
+    np.testing.assert_array_equal(fitted.gain_, np.zeros((5, 5)))
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"tau": True}, r"^`tau` must be a positive number, got True$"),
+        ({"risk_aversion": True}, r"^`risk_aversion` must be a positive number, got True$"),
+        ({"tau": 0.1, "omega_floor": -1}, r"^`omega_floor` must be a positive number, got -1$"),
+        ({"tau": 0.1, "risk_aversion": 0}, r"^`risk_aversion` must be a positive number, got 0$"),
+        ({"window": 0}, r"^`window` must be a positive integer or None, got 0$"),
+        ({"window": 6}, r"^window=6 is smaller than min_history=12, so the trailing errors"),
+    ],
+)
+def test_black_litterman_parameter_messages(params, match):
+    past, _ = _record()
+    with pytest.raises(ValueError, match=match):
+        BlackLitterman(**params).fit(_view(past))
+
+
+def test_bayes_stein_message_says_how_many_months():
+    returns = M + S * hadamard(T)[:6, 1 : len(M) + 1]  # 6 months for 5 assets: needs 8
+    view = MarketView(returns, M, np.zeros((0, 5)), np.zeros((0, 5)), np.zeros((0, 5)))
+    with pytest.raises(ValueError, match=r"lengthen the training window to at least 8 months$"):
+        BayesStein().fit(view)
+
+
+def _objects(x):
+    return np.asarray(x, dtype=float).astype(object)
+
+
+def test_pure_functions_convert_object_arrays_to_float():
+    # What a pandas object column gives: the functions convert to float, as documented.
+    np.testing.assert_allclose(
+        bates_granger_weight(_objects([1.0, 0.0, 2.0]), _objects([3.0, 0.0, 2.0])).astype(float),
+        [0.25, 0.5, 0.5],
+    )
+    assert bates_granger_weight(_objects([1.0]), _objects([3.0])).dtype == float
+    weight = clark_west_weight(_objects([[0.02], [0.04]]), _objects([[0.02], [0.06]]),
+                               _objects([[0.0], [0.0]]))  # fmt: skip
+    np.testing.assert_allclose(weight, [0.7 * (1 - 1 / 1.4**2)], rtol=1e-12)
+    # James-Stein toward zero on the hand moments: beta = 3 sigma2 / (T ||M||^2) = 5/7.
+    for args in ((_objects(SIGMA2 * np.eye(5)), M, np.zeros(5)),
+                 (SIGMA2 * np.eye(5), _objects(M), np.zeros(5)),
+                 (SIGMA2 * np.eye(5), M, _objects(np.zeros(5)))):  # fmt: skip
+        assert james_stein_beta(*args, T) == pytest.approx(5 / 7, rel=1e-12)
+    # Bayes-Stein on S = 0.02 I (the hand example above): y0 = 0.01, w = 7 / 7.4.
+    for muhat, cov in ((_objects(M), 0.02 * np.eye(5)), (M, _objects(0.02 * np.eye(5)))):
+        mu, y0, w = bayes_stein(muhat, cov, T)
+        assert (y0, w) == pytest.approx((0.01, 7 / 7.4), rel=1e-12)
+        np.testing.assert_allclose(mu.astype(float), (1 - w) * M + w * 0.01, atol=1e-15)
+        assert mu.dtype == float
+    # One asset: pi 0.05, sigma 0.04, q 0.10, omega 0.002, tau 0.05: gain 1/2, mu 0.075.
+    values = {"pi": 0.05, "sigma": 0.04, "q": 0.10, "omega": 0.05 * 0.04, "tau": 0.05}
+    for name in ("pi", "sigma", "q", "omega"):
+        args = {**values, name: _objects([values[name]])}
+        mu = black_litterman(**args)
+        assert mu.dtype == float
+        np.testing.assert_allclose(mu, [0.075], atol=1e-15)
+    gain = black_litterman_gain(_objects([[0.04]]), _objects([0.002]), 0.05)
+    assert gain.dtype == float
+    np.testing.assert_allclose(gain, [[0.5]], atol=1e-15)
