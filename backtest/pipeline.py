@@ -15,6 +15,7 @@ from backtest.engine.walkforward import Runner, model_specs, walk_forward
 from backtest.evaluation.models import comparator_sentence, mcs_p_values, models_table
 from backtest.features import log_returns
 from backtest.portfolio.rebalance import MARKET, backtest_strategies, decide
+from backtest.reports.charts.render import ChartPool
 from backtest.reports.evidence import evidence_table, run_evidence
 from backtest.reports.files import (
     write_config,
@@ -122,32 +123,37 @@ def run_variant(
     from ``out``, so a run in memory and a run read from disk are the same thing.
     """
     panel = walk_forward(config, data.prices, store, runner, progress)
-    returns = log_returns(data.prices)
-    market = returns[MARKET] if MARKET in returns else None
-    backtest = backtest_strategies(
-        panel,
-        returns[list(config.data.targets)],
-        strategy_names(config),
-        config.portfolio.risk_aversion,
-        config.portfolio.max_weight,
-        config.portfolio.cost_bps,
-        market,
-    )
-    metrics, comparison = write_forecast_outputs(panel, out)
-    performance = write_strategy_outputs(
-        backtest, out, config.portfolio.risk_free, max_weight=config.portfolio.max_weight
-    )
-    evidence = run_evidence(
-        panel,
-        backtest,
-        config.portfolio.risk_aversion,
-        config.portfolio.risk_free,
-        random_state=config.random_state,
-    )
+    with ChartPool() as charts:  # charts draw in the background while the rest is computed
+        metrics, comparison = write_forecast_outputs(panel, out, charts)
+        returns = log_returns(data.prices)
+        market = returns[MARKET] if MARKET in returns else None
+        backtest = backtest_strategies(
+            panel,
+            returns[list(config.data.targets)],
+            strategy_names(config),
+            config.portfolio.risk_aversion,
+            config.portfolio.max_weight,
+            config.portfolio.cost_bps,
+            market,
+        )
+        performance = write_strategy_outputs(
+            backtest,
+            out,
+            config.portfolio.risk_free,
+            max_weight=config.portfolio.max_weight,
+            charts=charts,
+        )
+        write_stability_outputs(panel, backtest.frame("net"), out, charts)
+        evidence = run_evidence(
+            panel,
+            backtest,
+            config.portfolio.risk_aversion,
+            config.portfolio.risk_free,
+            random_state=config.random_state,
+        )
     tests = evidence_table(evidence)
     write_csv(tests, out / "inference.csv")
     models = models_table(metrics, comparison, panel.primary, mcs_p_values(tests), evidence.level)
-    write_stability_outputs(panel, backtest.frame("net"), out)
     text = _small_sample_caution(len(panel.dates)) + verdict(evidence)
     if len(panel.models) > 1:
         # The comparator: which model, if any, beats the mean, and each against the primary.

@@ -22,7 +22,7 @@ from backtest.reports.charts.portfolio import (
     plot_weights_grid,
     wealth_ticks,
 )
-from backtest.reports.charts.render import ChartJob, free_cores, render_charts
+from backtest.reports.charts.render import ChartJob, ChartPool, free_cores, render_charts
 from backtest.reports.charts.run_charts import (
     benchmark_order,
     forecast_chart_jobs,
@@ -289,6 +289,33 @@ def test_parallel_render_writes_the_same_pngs_as_one_process(rng, tmp_path):
     assert [p.name for p in parallel] == ["parallel_y.png", "parallel_r.png"]
     for a, b in zip(serial, parallel, strict=True):
         assert a.read_bytes() == b.read_bytes()
+
+
+def _fail_to_draw(path):
+    raise ValueError(f"cannot draw {path}")
+
+
+@pytest.mark.parametrize("n_workers", [0, 1])
+def test_background_pool_draws_every_chart_as_one_process_does(rng, tmp_path, n_workers):
+    returns = _returns(rng, ["a", "b", "equal_weight"])
+    jobs = [
+        ChartJob(draw, (returns, tmp_path / f"{kind}_{name}.png"))
+        for name, draw in (("y", plot_yearly_returns), ("r", plot_rolling))
+        for kind in ("serial", "pool")
+    ]
+    serial = render_charts(jobs[::2], n_jobs=1)
+    with ChartPool(n_workers) as charts:
+        charts.submit(jobs[1:2])
+        charts.submit(jobs[3:4])  # a second batch, as a run submits one per stage
+        pooled = charts.wait()
+    assert [p.name for p in pooled] == ["pool_y.png", "pool_r.png"]
+    for a, b in zip(serial, pooled, strict=True):
+        assert a.read_bytes() == b.read_bytes()
+
+
+def test_background_pool_raises_a_charts_error_at_exit(tmp_path):
+    with pytest.raises(ValueError, match="cannot draw"), ChartPool(1) as charts:
+        charts.submit([ChartJob(_fail_to_draw, (tmp_path / "x.png",))])
 
 
 def test_a_runs_chart_jobs_draw_every_chart(rng, forecasts, tmp_path):

@@ -99,3 +99,26 @@ def test_weights_do_not_depend_on_the_callers_blas_threads(rng):
         np.testing.assert_array_equal(
             free.results[name].weights.to_numpy(), limited.results[name].weights.to_numpy()
         )
+
+
+def test_expected_and_weights_tables_match_a_cell_by_cell_reading_of_the_decisions(rng):
+    from backtest.portfolio.rebalance import decide_every_model
+
+    panel, returns = _panel(rng)
+    names = ["hist_mean", "lstm", "skill"]
+    result = backtest_strategies(panel, returns, names, 5.0, 0.4, 10.0)
+    decisions = decide_every_model(panel, returns, names, 5.0, 0.4)
+    naive = pd.DataFrame(
+        [
+            (d.origin, date, t, s, d.mu.at[t, s], d.mu_simple.at[t, s], d.intensity.at[t, s])
+            for d, date in zip(decisions, panel.dates, strict=True)
+            for s in d.mu.columns
+            for t in panel.tickers
+        ],
+        columns=["origin", "date", "ticker", "strategy", "mu", "mu_simple", "intensity"],
+    )
+    pd.testing.assert_frame_equal(result.expected, naive, check_exact=True)
+    for name in [*names, MIN_VARIANCE, EQUAL_WEIGHT]:
+        rows = [[d.weights.at[t, name] for t in panel.tickers] for d in decisions]
+        np.testing.assert_array_equal(result.results[name].weights.to_numpy(), rows)
+        assert list(result.results[name].weights.columns) == list(panel.tickers)

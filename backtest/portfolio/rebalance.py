@@ -243,15 +243,51 @@ def decide_every_model(
             if not names:
                 continue
         dated = views(panel, target_returns, model)
-        per_model[model] = [
-            decide(origin, view, panel.tickers, names, risk_aversion, max_weight)
-            for origin, view in (dated[-1:] if last_only else dated)
-        ]
+        # One BLAS limit around every decision (as decide sets for one): threadpoolctl scans
+        # the loaded libraries on every entry, ~5-15 ms, a second or more over a run.
+        with threadpool_limits(limits=1, user_api="blas"):
+            per_model[model] = [
+                _decide(origin, view, panel.tickers, names, risk_aversion, max_weight)
+                for origin, view in (dated[-1:] if last_only else dated)
+            ]
     models = list(per_model)
     return [
         _merge(dict(zip(models, same_origin, strict=True)), panel.primary)
         for same_origin in zip(*per_model.values(), strict=True)
     ]
+
+
+FIELDS = ("mu", "mu_simple", "intensity")
+"""The per-strategy, per-ticker fields of a :class:`Decision` in the expected-returns table."""
+
+
+def _expected_rows(
+    decisions: Sequence[Decision], dates: pd.DatetimeIndex, tickers: Sequence[str]
+) -> pd.DataFrame:
+    """Long table of every decision's mu, mu_simple and intensity: date, then strategy, ticker."""
+    tickers = list(tickers)
+    n_assets = len(tickers)
+    parts = []
+    for d, date in zip(decisions, dates, strict=True):
+        names = list(d.mu.columns)
+        n_rows = len(names) * n_assets
+        parts.append(
+            pd.DataFrame(
+                {
+                    "origin": [d.origin] * n_rows,
+                    "date": [date] * n_rows,
+                    "ticker": tickers * len(names),
+                    "strategy": np.repeat(names, n_assets).tolist(),
+                    **{
+                        field: getattr(d, field).loc[tickers, names].to_numpy().T.ravel()
+                        for field in FIELDS
+                    },
+                }
+            )
+        )
+    if not parts:
+        return pd.DataFrame(columns=["origin", "date", "ticker", "strategy", *FIELDS])
+    return pd.concat(parts, ignore_index=True)
 
 
 def backtest_strategies(
@@ -283,32 +319,19 @@ def backtest_strategies(
     """
     tickers = panel.tickers
     decisions = decide_every_model(panel, target_returns, strategies, risk_aversion, max_weight)
-    rows = [
-        (
-            d.origin,
-            date,
-            ticker,
-            name,
-            d.mu.at[ticker, name],
-            d.mu_simple.at[ticker, name],
-            d.intensity.at[ticker, name],
-        )
-        for d, date in zip(decisions, panel.dates, strict=True)
-        for name in d.mu.columns
-        for ticker in tickers
-    ]
-    expected = pd.DataFrame(
-        rows, columns=["origin", "date", "ticker", "strategy", "mu", "mu_simple", "intensity"]
-    )
+    expected = _expected_rows(decisions, panel.dates, tickers)
     realised_simple = np.expm1(target_returns[tickers])
     index = pd.DatetimeIndex([d.origin for d in decisions], name="origin")
+    names = decisions[0].weights.columns
+    # (n_origins, n_assets, n_columns): every decision's weights, each column a strategy.
+    stacked = np.stack([d.weights.loc[list(tickers), names].to_numpy() for d in decisions])
     results = {
         name: simulate_portfolio(
-            pd.DataFrame([d.weights[name] for d in decisions], index=index),
+            pd.DataFrame(stacked[:, :, j], index=index, columns=pd.Index(tickers, name="ticker")),
             realised_simple,
             cost_bps,
         )
-        for name in decisions[0].weights.columns
+        for j, name in enumerate(names)
     }
     benchmarks = [MIN_VARIANCE, EQUAL_WEIGHT]
     if market_returns is not None:

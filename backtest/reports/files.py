@@ -16,7 +16,7 @@ from backtest.engine.panel import BENCHMARK, ForecastPanel
 from backtest.evaluation.models import model_comparison, model_metrics
 from backtest.evaluation.performance import performance_table
 from backtest.portfolio.rebalance import BASELINE, StrategyBacktest
-from backtest.reports.charts.render import render_charts
+from backtest.reports.charts.render import ChartPool, render_charts
 from backtest.reports.charts.run_charts import (
     benchmark_order,
     forecast_chart_jobs,
@@ -55,12 +55,23 @@ class RunReport:
     verdict: str
 
 
-def write_forecast_outputs(panel: ForecastPanel, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _draw(jobs: list, charts: ChartPool | None) -> None:
+    """Draw now, or hand the jobs to the run's background pool."""
+    if charts is None:
+        render_charts(jobs)
+    else:
+        charts.submit(jobs)
+
+
+def write_forecast_outputs(
+    panel: ForecastPanel, out: Path, charts: ChartPool | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """forecasts.csv, forecast_metrics.csv, model_comparison.csv and the forecast charts.
 
     forecast_metrics.csv scores every model and the historical mean itself (its R2_OS
     against itself is 0; its RMSE and R2_OS against zero are the yardstick), per ticker and
-    pooled; model_comparison.csv is DM between every pair of them.
+    pooled; model_comparison.csv is DM between every pair of them. With ``charts``, the
+    charts are drawn in its background workers (done when it exits).
 
     Returns
     -------
@@ -74,7 +85,7 @@ def write_forecast_outputs(panel: ForecastPanel, out: Path) -> tuple[pd.DataFram
     write_csv(metrics, out / "forecast_metrics.csv")
     write_csv(comparison, out / "model_comparison.csv")
     write_csv(panel.diagnostics, out / "training_diagnostics.csv")
-    render_charts(forecast_chart_jobs(panel.realised, panel.forecasts, panel.hist_mean, out))
+    _draw(forecast_chart_jobs(panel.realised, panel.forecasts, panel.hist_mean, out), charts)
     return metrics, comparison
 
 
@@ -84,8 +95,12 @@ def write_strategy_outputs(
     risk_free: float,
     n_trials: int | None = None,
     max_weight: float | None = None,
+    charts: ChartPool | None = None,
 ) -> pd.DataFrame:
-    """expected_returns.csv, weights.csv, portfolio_returns.csv, performance.csv, charts."""
+    """expected_returns.csv, weights.csv, portfolio_returns.csv, performance.csv, charts.
+
+    With ``charts``, the charts are drawn in its background workers (done when it exits).
+    """
     write_csv(backtest.expected, out / "expected_returns.csv")
     write_csv(backtest.weights_tidy(), out / "weights.csv")
     gross, net = backtest.frame("gross"), backtest.frame("net")
@@ -131,7 +146,7 @@ def write_strategy_outputs(
         max_weight=max_weight,
         risk_free=risk_free,
     )
-    render_charts(jobs)
+    _draw(jobs, charts)
     return performance
 
 

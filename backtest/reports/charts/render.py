@@ -5,7 +5,8 @@ and numbers, so a job pickles cheaply); :func:`render_charts` draws a batch of j
 calling process or in a pool of ``fork``-started workers that inherit the already imported
 matplotlib. Rendering is CPU-bound and each figure is independent, so on two cores two
 workers draw a run's charts in about half the time when the cores are free (the number of
-workers follows :func:`free_cores`).
+workers follows :func:`free_cores`). A :class:`ChartPool` draws them in the background instead,
+while the run goes on computing (allocation, inference), and waits for them at its end.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import os
 import threading
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ChartJob", "free_cores", "render_charts"]
+__all__ = ["ChartJob", "ChartPool", "free_cores", "render_charts"]
 
 
 @dataclass(frozen=True)
@@ -92,3 +93,69 @@ def render_charts(jobs: Sequence[ChartJob], n_jobs: int | None = None) -> list[P
         warnings.filterwarnings("ignore", ".*multi-threaded.*fork", DeprecationWarning)
         with ProcessPoolExecutor(max_workers=n_jobs, mp_context=context) as pool:
             return list(pool.map(_run, jobs))
+
+
+class ChartPool:
+    """Charts drawn in background worker processes while the caller goes on; all drawn at exit.
+
+    ``with ChartPool() as charts: charts.submit(jobs); ...`` returns from :meth:`submit` at
+    once and draws the jobs in ``n_workers`` forked workers; leaving the block waits for every
+    chart, drawing in this process any job no worker has started yet (so the caller's core
+    helps once its own work is done), and raises the first chart's error. With no worker
+    (one free core, or a fork that is not safe) :meth:`submit` draws the jobs at once, as
+    :func:`render_charts` does. The PNGs are the same either way.
+
+    Parameters
+    ----------
+    n_workers : int, optional
+        Background workers; default one per free core beyond the caller's own
+        (:func:`free_cores` less one), at most 3.
+    """
+
+    def __init__(self, n_workers: int | None = None) -> None:
+        self.n_workers = min(free_cores() - 1, 3) if n_workers is None else n_workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._pending: list[tuple[ChartJob, Future]] = []
+
+    def __enter__(self) -> ChartPool:
+        return self
+
+    def submit(self, jobs: Sequence[ChartJob]) -> None:
+        """Start drawing ``jobs`` (in the background when there are workers)."""
+        if self._pool is None and self.n_workers >= 1 and _can_fork():
+            with warnings.catch_warnings():
+                # Python >= 3.12 warns on any fork beside a thread; see _can_fork.
+                warnings.filterwarnings("ignore", ".*multi-threaded.*fork", DeprecationWarning)
+                context = multiprocessing.get_context("fork")
+                # With fork, the executor starts all its workers at the first submit, before
+                # its own management thread exists.
+                self._pool = ProcessPoolExecutor(max_workers=self.n_workers, mp_context=context)
+                self._pending += [(job, self._pool.submit(_run, job)) for job in jobs]
+            return
+        if self._pool is None:
+            for job in jobs:
+                done: Future = Future()
+                done.set_result(job())
+                self._pending.append((job, done))
+            return
+        self._pending += [(job, self._pool.submit(_run, job)) for job in jobs]
+
+    def wait(self) -> list[Path]:
+        """Every submitted chart drawn; the PNG paths in order of submission."""
+        pending, self._pending = self._pending, []
+        drawn_here: dict[int, Path] = {}
+        # Newest first: the jobs furthest from a worker are the ones this process can take.
+        for i in reversed(range(len(pending))):
+            job, future = pending[i]
+            if future.cancel():
+                drawn_here[i] = job()
+        return [drawn_here.get(i) or future.result() for i, (_, future) in enumerate(pending)]
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self.wait()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
