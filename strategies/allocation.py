@@ -34,8 +34,9 @@ __all__ = [
 #: Largest tolerated violation of the budget and the bounds after the clean-up.
 WEIGHT_TOLERANCE = 1e-8
 
-#: Below this ``N * max_weight - 1`` the feasible box is a sliver around 1/N whose all-but-empty
-#: interior stalls an interior-point solver (AlmostSolved); see :func:`_solve_pinned`.
+#: Below this ``N * max_weight - 1`` the feasible box is a sliver around 1/N, too thin for a
+#: solver's feasibility tolerance (it stalled Clarabel; at 1e-14 it is below DAQP's 1e-12 primal
+#: tolerance, which let weights out of it); see :func:`_solve_pinned`.
 PINNED_SLACK = 1e-6
 
 
@@ -170,7 +171,7 @@ def mean_variance_weights(
 
     Notes
     -----
-    The convex QP ``min (gamma / 2) w' Sigma w - mu'w`` is solved by Clarabel (see
+    The convex QP ``min (gamma / 2) w' Sigma w - mu'w`` is solved by DAQP (see
     :func:`strategies.qp.solve_capped_budget_qp`). The solution is clipped to the bounds and
     rescaled to sum to one, then checked.
     """
@@ -188,7 +189,7 @@ def mean_variance_weights(
         solution = solve_capped_budget_qp(gamma * cov, -mu, upper)
     if not solution.solved:
         raise ValueError(
-            f"{_where(label)}mean-variance solve failed: Clarabel status {solution.status} "
+            f"{_where(label)}mean-variance solve failed: DAQP status {solution.status} "
             f"after {solution.iterations} iterations (n_assets={n_assets}, "
             f"risk_aversion={gamma}, max_weight={upper}); check that cov is positive "
             "semi-definite and well scaled"

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize
 
 import strategies.allocation as allocation
+import strategies.qp as qp
 from strategies import (
     AllocatorName,
     EqualWeight,
@@ -16,7 +17,7 @@ from strategies import (
     make_allocator,
     mean_variance_weights,
 )
-from strategies.qp import QPSolution
+from strategies.qp import QPSolution, solve_capped_budget_qp
 
 WEIGHT_ATOL = 1e-6  # solver versus closed form
 CONSTRAINT_ATOL = 1e-8  # budget and bounds after the clean-up
@@ -250,6 +251,78 @@ def test_qp_matches_closed_form_when_no_bound_binds(seed, n_assets, gamma):
     np.testing.assert_allclose(weights, target, atol=WEIGHT_ATOL)
 
 
+@pytest.mark.parametrize("n_assets", [7, 50])
+def test_warm_start_changes_the_iterations_not_the_answer(rng, n_assets):
+    """Last month's weights start DAQP's working set; a wrong or inconsistent start only costs
+    iterations (every weight marked at the cap plus the budget over-determines the start)."""
+    cov, gamma, upper = random_covariance(rng, n_assets), 5.0, 3.0 / n_assets
+    last_month = rng.normal(0.01, 0.03, n_assets)
+    this_month = last_month + rng.normal(0, 0.002, n_assets)
+    previous = solve_capped_budget_qp(gamma * cov, -last_month, upper)
+    cold = solve_capped_budget_qp(gamma * cov, -this_month, upper)
+    slsqp, _ = slsqp_weights(this_month, cov, gamma, upper)
+    np.testing.assert_allclose(
+        cold.x, kkt_refined(slsqp, this_month, cov, gamma, upper), atol=WEIGHT_ATOL
+    )
+    starts = [
+        previous.x,
+        np.full(n_assets, upper),
+        np.zeros(n_assets),
+        rng.uniform(0, upper, n_assets),
+    ]
+    for start in starts:
+        warm = solve_capped_budget_qp(gamma * cov, -this_month, upper, warm_start=start)
+        assert warm.solved
+        np.testing.assert_allclose(warm.x, cold.x, atol=1e-12)
+    warm = solve_capped_budget_qp(gamma * cov, -this_month, upper, warm_start=previous.x)
+    assert warm.iterations < cold.iterations
+
+
+def test_cached_constraints_are_not_written_by_the_solver(rng):
+    """One set of bound arrays serves every solve of a size: DAQP must leave them as built."""
+    budget, upper_bounds, lower_bounds = qp._constraints(5, 0.4)
+    for _ in range(3):
+        cov, mu = random_covariance(rng, 5), rng.normal(0.01, 0.03, 5)
+        solve_capped_budget_qp(5.0 * cov, -mu, 0.4, warm_start=rng.uniform(0, 0.4, 5))
+    np.testing.assert_array_equal(budget, np.ones((1, 5)))
+    np.testing.assert_array_equal(upper_bounds, [0.4] * 5 + [1.0])
+    np.testing.assert_array_equal(lower_bounds, [0.0] * 5 + [1.0])
+
+
+@pytest.mark.parametrize("slack", [2.2e-16, 1e-15, 1e-14, 1e-13, 1e-11, 1e-9])
+def test_nearly_linear_qp_lands_on_the_cheapest_vertex(rng, slack):
+    """The pinned sliver's QP: a Hessian ``slack`` times the linear term is an LP on the simplex.
+
+    Its optimum is the vertex of the smallest linear coefficient whenever that one leads the
+    next by more than the Hessian can move (here by 0.01 against at most ``slack``).
+    DAQP's automatic regularisation called points 30 out of the simplex optimal at such ratios.
+    """
+    for _ in range(10):
+        n_assets = int(rng.integers(2, 30))
+        cov = random_covariance(rng, n_assets, 0.3)
+        linear = rng.permutation(np.linspace(-0.03, 0.03, n_assets)) + 0.01 * (n_assets == 2)
+        solution = solve_capped_budget_qp(slack * cov, linear, 1.0)
+        assert solution.solved, solution.status
+        expected = np.eye(n_assets)[np.argmin(linear)]
+        np.testing.assert_allclose(solution.x, expected, atol=1e-9)
+
+
+def test_an_optimal_point_off_the_constraints_is_a_failure(monkeypatch):
+    def outside(*args, **kwargs):  # what DAQP returned on some nearly linear problems
+        return np.array([30.0, -29.0, 0.0]), 0.0, 1, {"iterations": 4}
+
+    monkeypatch.setattr(qp.daqp, "solve", outside)
+    solution = solve_capped_budget_qp(np.eye(3), np.zeros(3), 1.0)
+    assert not solution.solved
+    assert solution.status == "Solved at an infeasible point (violation 2.90e+01)"
+    with pytest.raises(
+        ValueError,
+        match=r"^at 2023-01-31: mean-variance solve failed: DAQP status Solved at an infeasible "
+        r"point \(violation 2.90e\+01\) after 4 iterations",
+    ):
+        MeanVariance(max_weight=1.0).allocate(np.zeros(3), np.eye(3), label="2023-01-31")
+
+
 # --- errors ----------------------------------------------------------------------------------
 
 
@@ -285,12 +358,12 @@ def test_singular_covariance_is_accepted():
 
 def test_unconverged_solve_raises_with_the_date(monkeypatch):
     def stalled(*args, **kwargs):
-        return QPSolution(np.full(3, 1 / 3), "MaxIterations", 200)
+        return QPSolution(np.full(3, 1 / 3), "IterationLimit", 200)
 
     monkeypatch.setattr(allocation, "solve_capped_budget_qp", stalled)
     with pytest.raises(
         ValueError,
-        match=r"^at 2021-01-31: mean-variance solve failed: Clarabel status MaxIterations after "
+        match=r"^at 2021-01-31: mean-variance solve failed: DAQP status IterationLimit after "
         r"200 iterations \(n_assets=3",
     ):
         MeanVariance().allocate(np.zeros(3), np.eye(3), label="2021-01-31")
@@ -299,7 +372,7 @@ def test_unconverged_solve_raises_with_the_date(monkeypatch):
 def test_infeasible_solve_raises_with_the_date(monkeypatch):
     monkeypatch.setattr(allocation, "_check_max_weight", lambda max_weight, n, label: 0.2)
     with pytest.raises(
-        ValueError, match=r"^at 2022-06-30: mean-variance solve failed: .*PrimalInfeasible"
+        ValueError, match=r"^at 2022-06-30: mean-variance solve failed: DAQP status Infeasible"
     ):
         MeanVariance().allocate(np.zeros(3), np.eye(3), label="2022-06-30")
 
