@@ -27,7 +27,7 @@ from backtest.reports.files import (
 from backtest.reports.run_dir import RunResult, load_run
 from backtest.reports.stability import write_stability_outputs
 from backtest.reports.verdict import verdict
-from strategies import StrategyName
+from strategies import RENAMED, StrategyName, renamed_error
 
 
 def strategy_names(config: RunConfig) -> list[str]:
@@ -35,6 +35,8 @@ def strategy_names(config: RunConfig) -> list[str]:
     valid = [s.value for s in StrategyName]
     names = list(config.portfolio.strategies or valid)
     for name in names:
+        if name in RENAMED:
+            raise renamed_error(name)
         if name not in valid:
             raise ValueError(f"unknown strategy {name!r}; choose from {valid}")
     return names

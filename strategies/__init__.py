@@ -20,15 +20,21 @@ from strategies.bayesian import (
     black_litterman_gain,
 )
 from strategies.inputs import MarketView
-from strategies.registry import StrategyName, default_strategies, make_strategy
+from strategies.registry import (
+    RENAMED,
+    StrategyName,
+    default_strategies,
+    make_strategy,
+    renamed_error,
+)
 from strategies.returns import simple_covariance, simple_expected_returns
 from strategies.shrinkage import (
     Blend,
+    ForecastOnly,
     HistoricalMean,
     JamesStein,
     JamesSteinTarget,
     JamesSteinToForecast,
-    LSTMOnly,
     SkillBlend,
     bates_granger_weight,
     james_stein_beta,
@@ -48,11 +54,12 @@ __all__ = [
     "JamesStein",
     "JamesSteinTarget",
     "JamesSteinToForecast",
-    "LSTMOnly",
+    "ForecastOnly",
     "MarketView",
     "MeanVariance",
     "MinimumVariance",
     "SkillBlend",
+    "RENAMED",
     "StrategyName",
     "bates_granger_weight",
     "bayes_stein",
@@ -65,6 +72,7 @@ __all__ = [
     "make_allocator",
     "make_strategy",
     "mean_variance_weights",
+    "renamed_error",
     "shrink",
     "simple_covariance",
     "simple_expected_returns",

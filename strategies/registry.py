@@ -9,37 +9,51 @@ from strategies.base import ExpectedReturnStrategy
 from strategies.bayesian import BayesStein, BlackLitterman
 from strategies.shrinkage import (
     Blend,
+    ForecastOnly,
     HistoricalMean,
     JamesStein,
     JamesSteinToForecast,
-    LSTMOnly,
     SkillBlend,
 )
 
-__all__ = ["StrategyName", "default_strategies", "make_strategy"]
+__all__ = ["RENAMED", "StrategyName", "default_strategies", "make_strategy", "renamed_error"]
 
 
 class StrategyName(str, Enum):
     """Names of the registered expected-return strategies."""
 
     HIST_MEAN = "hist_mean"
-    LSTM = "lstm"
+    FORECAST = "forecast"
     BLEND_25 = "blend_25"
     BLEND_50 = "blend_50"
     BLEND_75 = "blend_75"
     SKILL = "skill"
     JAMES_STEIN = "james_stein"
-    JAMES_STEIN_LSTM = "james_stein_lstm"
+    JAMES_STEIN_FORECAST = "james_stein_forecast"
     BAYES_STEIN = "bayes_stein"
     BLACK_LITTERMAN = "black_litterman"
+
+
+RENAMED = {"lstm": StrategyName.FORECAST, "james_stein_lstm": StrategyName.JAMES_STEIN_FORECAST}
+"""Former names: they use every model's forecast, so ``lstm@ridge`` read as an LSTM strategy."""
+
+
+def renamed_error(name: str) -> ValueError:
+    """The error for a former strategy name: names the new one and where to write it."""
+    new = RENAMED[name].value
+    return ValueError(
+        f"strategy {name!r} was renamed {new!r}: it uses the forecast of each model of the run "
+        f"({new} on the primary model, {new}@ridge on ridge, ...), not only the LSTM's; write "
+        f"{new!r} in --strategies or [portfolio] strategies"
+    )
 
 
 def _base_and_defaults(name: StrategyName) -> tuple[type[ExpectedReturnStrategy], dict[str, Any]]:
     match name:
         case StrategyName.HIST_MEAN:
             return HistoricalMean, {}
-        case StrategyName.LSTM:
-            return LSTMOnly, {}
+        case StrategyName.FORECAST:
+            return ForecastOnly, {}
         case StrategyName.BLEND_25:
             return Blend, {"weight": 0.25}
         case StrategyName.BLEND_50:
@@ -50,7 +64,7 @@ def _base_and_defaults(name: StrategyName) -> tuple[type[ExpectedReturnStrategy]
             return SkillBlend, {}
         case StrategyName.JAMES_STEIN:
             return JamesStein, {"target": "grand_mean"}
-        case StrategyName.JAMES_STEIN_LSTM:
+        case StrategyName.JAMES_STEIN_FORECAST:
             return JamesSteinToForecast, {}
         case StrategyName.BAYES_STEIN:
             return BayesStein, {}
@@ -78,6 +92,8 @@ def make_strategy(name: str | StrategyName, **params: Any) -> ExpectedReturnStra
     ValueError
         If ``name`` is not registered or a parameter is not accepted by that strategy.
     """
+    if isinstance(name, str) and name in RENAMED:
+        raise renamed_error(name)
     try:
         key = StrategyName(name)
     except ValueError:

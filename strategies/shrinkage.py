@@ -26,7 +26,7 @@ __all__ = [
     "JamesStein",
     "JamesSteinTarget",
     "JamesSteinToForecast",
-    "LSTMOnly",
+    "ForecastOnly",
     "SkillBlend",
     "bates_granger_weight",
     "clark_west_weight",
@@ -203,10 +203,10 @@ class HistoricalMean(ExpectedReturnStrategy):
         return self._store(mean, mean, 0.0)
 
 
-class LSTMOnly(ExpectedReturnStrategy):
-    """The LSTM forecast taken as is (intensity 1, target = the forecast)."""
+class ForecastOnly(ExpectedReturnStrategy):
+    """The model's forecast taken as is (intensity 1, target = the forecast)."""
 
-    def fit(self, view: MarketView) -> LSTMOnly:
+    def fit(self, view: MarketView) -> ForecastOnly:
         """Set ``mu_`` to ``view.forecast``."""
         return self._store(view.historical_mean, view.forecast, 1.0)
 
@@ -217,7 +217,7 @@ class Blend(ExpectedReturnStrategy):
     Parameters
     ----------
     weight : float, default 0.5
-        Weight on the LSTM forecast, in [0, 1].
+        Weight on the model's forecast, in [0, 1].
     """
 
     def __init__(self, weight: float = 0.5) -> None:
@@ -341,7 +341,7 @@ class JamesStein(ExpectedReturnStrategy):
 
 
 class JamesSteinToForecast(ExpectedReturnStrategy):
-    """Positive-part James-Stein shrinkage of the historical means toward the LSTM forecast.
+    """Positive-part James-Stein shrinkage of the historical means toward the model's forecast.
 
     Same as ``JamesStein(target="forecast")``: the further the forecast is from the historical
     means relative to their sampling noise, the less the estimate moves toward it.

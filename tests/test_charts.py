@@ -160,7 +160,7 @@ def test_intensity_leaves_out_constant_strategies(rng, tmp_path):
     intensity = pd.DataFrame(values, index=_months(), columns=STRATEGIES)
     full = plot_intensity(intensity, tmp_path / "i.png")
     _assert_png(full, 8.0, 4.0)
-    constant = intensity.assign(blend_50=0.5, lstm=1.0)
+    constant = intensity.assign(blend_50=0.5, forecast=1.0)
     fewer = plot_intensity(constant.iloc[:, -6:], tmp_path / "c.png")  # 4 vary, 2 constant
     height = mpimg.imread(fewer).shape[0]
     assert height < mpimg.imread(full).shape[0]  # one row of panels instead of three
@@ -319,7 +319,7 @@ def test_background_pool_raises_a_charts_error_at_exit(tmp_path):
 
 
 def test_a_runs_chart_jobs_draw_every_chart(rng, forecasts, tmp_path):
-    names = ["skill@lstm", "js@lstm", "bl@ridge", "hist_mean", "lstm@ridge"]
+    names = ["skill@lstm", "js@lstm", "bl@ridge", "hist_mean", "forecast@ridge"]
     benchmarks = ["min_variance", "equal_weight", "SPY"]
     net = _returns(rng, [*names, *benchmarks])
     weights = {s: _weights(rng) for s in [*names, "min_variance", "equal_weight"]}
@@ -327,7 +327,7 @@ def test_a_runs_chart_jobs_draw_every_chart(rng, forecasts, tmp_path):
     origins = _months() - pd.offsets.MonthEnd(1)
     expected = pd.DataFrame(
         [
-            (o, d, t, s, rng.normal(0.01, 0.01), 0.5 if s == "lstm@ridge" else rng.uniform())
+            (o, d, t, s, rng.normal(0.01, 0.01), 0.5 if s == "forecast@ridge" else rng.uniform())
             for o, d in zip(origins, _months(), strict=True)
             for t in TICKERS
             for s in names
@@ -363,7 +363,14 @@ def test_a_runs_chart_jobs_draw_every_chart(rng, forecasts, tmp_path):
     for path in written:
         _assert_png(path, 5.0, 2.5)
     chosen = tearsheet_selection(palette, list(net.columns), "hist_mean")
-    assert chosen == ["lstm@ridge", "bl@ridge", "js@lstm", "equal_weight", "SPY", "min_variance"]
+    assert chosen == [
+        "forecast@ridge",
+        "bl@ridge",
+        "js@lstm",
+        "equal_weight",
+        "SPY",
+        "min_variance",
+    ]
 
 
 def test_free_cores_follows_the_load(monkeypatch):

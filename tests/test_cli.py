@@ -23,7 +23,7 @@ QUICK = [
     "--no-progress",
     "--strategies",
     "hist_mean",
-    "lstm",
+    "forecast",
     "skill",
     "james_stein",
 ]
@@ -85,9 +85,9 @@ def test_run_writes_every_output_with_real_content(tmp_path, real_prices, capsys
     perf = pd.read_csv(out / "performance.csv", index_col="strategy")
     assert {
         "hist_mean",
-        "lstm",
+        "forecast",
         "skill",
-        "lstm@ridge",
+        "forecast@ridge",
         "skill@ridge",
         "james_stein",
         "equal_weight",
@@ -110,9 +110,9 @@ def test_run_writes_every_output_with_real_content(tmp_path, real_prices, capsys
     assert (hm.intensity == 0).all()
     assert set(expected.strategy) == {
         "hist_mean",
-        "lstm",
+        "forecast",
         "skill",
-        "lstm@ridge",
+        "forecast@ridge",
         "skill@ridge",
         "james_stein",
     }

@@ -21,7 +21,7 @@ from backtest.evaluation.overfitting import choose_n_blocks
 from backtest.reports.staging import seal
 
 VARIANTS = ("base", "indicators", "relatives")
-STRATEGIES = ("hist_mean", "lstm", "skill")
+STRATEGIES = ("hist_mean", "forecast", "skill")
 BENCHMARKS = ("equal_weight", "min_variance", "SPY")
 TICKERS = ("AAA", "BBB", "CCC")
 
@@ -174,7 +174,7 @@ def test_benchmarks_enter_once_and_identical_strategies_merge(tmp_path, rng):
     assert res.n_configurations == 3 * 2 + 1 + 3
     for name in (*BENCHMARKS, "hist_mean"):
         assert res.table.loc[name, "variant"] == "all"
-    assert "base/lstm" in res.table.index and "relatives/skill" in res.table.index
+    assert "base/forecast" in res.table.index and "relatives/skill" in res.table.index
     assert any("hist_mean has identical returns" in n for n in res.notes)
 
 
@@ -313,7 +313,7 @@ def test_pooled_diebold_mariano_matches_naive_hln(rng):
 def test_clark_west_worked_example_through_run_files(tmp_path, rng):
     dates = _dates(6)
     one = ["AAA"]
-    net = pd.DataFrame(rng.normal(0.01, 0.04, (6, 2)), dates, ["lstm", "equal_weight"])
+    net = pd.DataFrame(rng.normal(0.01, 0.04, (6, 2)), dates, ["forecast", "equal_weight"])
     run = write_run(
         tmp_path / "base",
         "base",
@@ -446,7 +446,7 @@ def test_error_single_configuration(tmp_path, rng):
 def test_error_no_equal_weight(tmp_path, rng):
     dates = _dates(12)
     frame = pd.DataFrame(rng.normal(0, 0.05, (12, 1)), dates, ["AAA"])
-    net = pd.DataFrame(rng.normal(0.01, 0.04, (12, 2)), dates, ["lstm", "skill"])
+    net = pd.DataFrame(rng.normal(0.01, 0.04, (12, 2)), dates, ["forecast", "skill"])
     run = write_run(tmp_path / "base", "base", net, frame, frame, frame)
     with pytest.raises(ValueError, match=r"no 'equal_weight' portfolio .* default benchmarks"):
         compare_runs([run])
@@ -485,7 +485,7 @@ def test_run_variant_all_writes_comparison(tmp_path):
     argv = [
         "run", "--variant", "all", "--source", "demo",
         "--min-train", "80", "--epochs", "2", "--units", "4", "2",
-        "--strategies", "hist_mean", "lstm", "skill", "--n-jobs", "1", "--no-progress",
+        "--strategies", "hist_mean", "forecast", "skill", "--n-jobs", "1", "--no-progress",
         "--results-dir", str(tmp_path), "--cache-dir", str(tmp_path / "cache"),
     ]  # fmt: skip
     assert main(argv) == 0

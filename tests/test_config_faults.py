@@ -21,7 +21,7 @@ from backtest.reports.run_dir import load_run
 from backtest.validation import SCHEMA, check_values
 
 QUICK = ["--epochs", "2", "--units", "4", "--n-jobs", "1", "--no-progress", "--min-train", "40"]
-QUICK += ["--lookback", "6", "--strategies", "hist_mean", "lstm", "james_stein"]
+QUICK += ["--lookback", "6", "--strategies", "hist_mean", "forecast", "james_stein"]
 QUICK += ["--models", "lstm"]  # the fake runner gives every model the same forecast
 
 
@@ -73,6 +73,11 @@ BAD_FLAGS = [
     (["--n-jobs", "0"], r"--n-jobs = 0 is not allowed"),
     (["--models", "lstm", "lstm"], r"models \(--models\) .*'lstm' given twice"),
     (["--models", "nosuch"], r"unknown model 'nosuch'; choose from"),
+    (
+        ["--strategies", "hist_mean", "lstm"],
+        r"strategy 'lstm' was renamed 'forecast': .*forecast@ridge on ridge.*write 'forecast' in "
+        r"--strategies or \[portfolio\] strategies",
+    ),
 ]
 
 

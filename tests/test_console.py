@@ -95,7 +95,7 @@ def test_a_normal_run_prints_stages_and_results_only(tmp_path):
     common = [
         sys.executable, "-m", "backtest", "run", "--source", "demo", "--epochs", "1",
         "--units", "4", "2", "--min-train", "82", "--models", "lstm", "--strategies",
-        "hist_mean", "lstm", "--n-jobs", "2", "--cache-dir", str(tmp_path / "cache"),
+        "hist_mean", "forecast", "--n-jobs", "2", "--cache-dir", str(tmp_path / "cache"),
         "--results-dir", str(tmp_path / "results"),
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}

@@ -257,7 +257,7 @@ def test_local_dask_cluster_gives_forecasts_identical_to_one_job(tmp_path, real_
         *TINY_ARGS,
         "--strategies",
         "hist_mean",
-        "lstm",
+        "forecast",
         "--results-dir",
         str(tmp_path),
     ]

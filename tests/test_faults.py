@@ -39,7 +39,7 @@ QUICK = [
     "--no-progress",
     "--strategies",
     "hist_mean",
-    "lstm",
+    "forecast",
     "--models",
     "lstm",  # one model: N_WINDOWS windows (the default runs lstm and ridge)
 ]

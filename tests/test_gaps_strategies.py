@@ -27,10 +27,10 @@ from strategies.bayesian import (
 from strategies.inputs import MarketView
 from strategies.shrinkage import (
     Blend,
+    ForecastOnly,
     HistoricalMean,
     JamesStein,
     JamesSteinToForecast,
-    LSTMOnly,
     SkillBlend,
     bates_granger_weight,
     clark_west_weight,
@@ -65,7 +65,7 @@ def test_the_hand_view_has_the_covariance_the_formulas_assume():
 def test_historical_mean_lstm_and_fixed_blends():
     view = _view()
     np.testing.assert_allclose(HistoricalMean().fit(view).mu_, M, atol=1e-15)
-    np.testing.assert_allclose(LSTMOnly().fit(view).mu_, M + D, atol=1e-15)
+    np.testing.assert_allclose(ForecastOnly().fit(view).mu_, M + D, atol=1e-15)
     np.testing.assert_allclose(Blend().fit(view).mu_, M + 0.5 * D, atol=1e-15)
     for name, weight in (("blend_25", 0.25), ("blend_50", 0.5), ("blend_75", 0.75)):
         np.testing.assert_allclose(make_strategy(name).fit(view).mu_, M + weight * D, atol=1e-15)

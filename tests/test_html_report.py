@@ -31,7 +31,7 @@ from backtest.reports.run_dir import REQUIRED_FILES, find_comparison, load_run, 
 from backtest.reports.staging import seal
 
 TICKERS = ["AAA", "BBB", "CCC"]
-STRATEGIES = {"lstm": "strategy", "blend_50": "strategy", "hist_mean": "baseline"}
+STRATEGIES = {"forecast": "strategy", "blend_50": "strategy", "hist_mean": "baseline"}
 BENCHMARKS = {"equal_weight": "benchmark", "SPY": "benchmark"}
 CHARTS = (
     "equity_curves.png",
@@ -183,12 +183,12 @@ def add_comparison(folder: Path, run_dirs: list[Path], charts: Path) -> None:
         "# Comparison of base, relatives\n\n## Verdict\n\n"
         "No configuration beats equal weight after deflation (PBO 0.62).\n\n"
         "## Configurations, ranked by net Sharpe ratio\n\n"
-        "| configuration | sharpe | dsr |\n|---|---|---|\n| relatives:lstm | 0.900 | 0.410 |\n"
+        "| configuration | sharpe | dsr |\n|---|---|---|\n| relatives:forecast | 0.900 | 0.410 |\n"
         "\n## Probability of backtest overfitting\n\nCSCV: PBO = 0.620.\n"
         "\n## Forecast tests\n\nDiebold-Mariano and Clark-West.\n",
         encoding="utf-8",
     )
-    pd.DataFrame({"configuration": ["relatives:lstm"], "sharpe": [0.9], "dsr": [0.41]}).to_csv(
+    pd.DataFrame({"configuration": ["relatives:forecast"], "sharpe": [0.9], "dsr": [0.41]}).to_csv(
         folder / "comparison.csv", index=False
     )
     (folder / "comparison.json").write_text(
@@ -256,15 +256,15 @@ def test_report_has_every_section_in_order(run_dir):
 def test_tear_sheet_covers_the_best_strategies_and_benchmarks(run_dir):
     text = write_report(run_dir).read_text(encoding="utf-8")
     sheet = text[text.index('id="tearsheet"') : text.index('id="weights"')]
-    for name in ("lstm", "blend_50", "equal_weight", "SPY"):
+    for name in ("forecast", "blend_50", "equal_weight", "SPY"):
         assert f"<h4>{name}</h4>" in sheet  # a monthly heatmap each
     assert "<h4>hist_mean</h4>" not in sheet  # the baseline is not among the best
     for header in ("Beta vs SPY", "IR vs 1/N", "CVaR 95%", "Excess kurtosis", "recovery"):
         assert header in sheet
-    # The heatmap cell of lstm's first month is its net return in percent, coloured.
+    # The heatmap cell of forecast's first month is its net return in percent, coloured.
     returns = pd.read_csv(run_dir / "portfolio_returns.csv")
-    first = returns[returns.strategy == "lstm"].net.iloc[0]
-    heat = sheet[sheet.index("<h4>lstm</h4>") :]
+    first = returns[returns.strategy == "forecast"].net.iloc[0]
+    heat = sheet[sheet.index("<h4>forecast</h4>") :]
     assert re.search(rf'style="background:rgb\([^"]+\)[^"]*">{100 * first:.1f}</td>', heat)
     for name in CHARTS[-3:]:
         assert name not in sheet  # embedded, not linked
@@ -317,7 +317,7 @@ def test_ranking_formats_percentages_and_marks_benchmarks(run_dir):
     for name in BENCHMARKS:
         assert re.search(rf'<tr class="benchmark[^"]*"><td>{name}</td>', ranking)
     assert re.search(r'<tr class="baseline[^"]*"><td>hist_mean</td>', ranking)
-    assert not re.search(r'<tr class="benchmark[^"]*"><td>lstm</td>', ranking)
+    assert not re.search(r'<tr class="benchmark[^"]*"><td>forecast</td>', ranking)
 
 
 def test_forecast_metrics_table_per_ticker(run_dir):
@@ -383,7 +383,7 @@ def test_comparison_in_parent_is_included(run_dir, charts):
     block = text[text.index('id="overfitting"') : text.index('id="conclusion"')]
     assert "No cross-configuration comparison was run" not in block
     assert "<h4>Probability of backtest overfitting</h4>" in block
-    assert "<td>relatives:lstm</td>" in block
+    assert "<td>relatives:forecast</td>" in block
     assert len(_img_srcs(block)) == 1  # pbo_logits.png
     pbo = block.index("<h4>Probability of backtest overfitting</h4>")
     assert pbo < block.index("<img") < block.index("<h4>Forecast tests</h4>")
@@ -475,7 +475,7 @@ def test_equal_weight_name_matches_the_engine():
 def test_best_configuration_is_read_against_equal_weight(run_dir):
     text = write_report(run_dir).read_text(encoding="utf-8")
     block = text[text.index('id="overfitting"') : text.index('id="conclusion"')]
-    assert "<b>Best in this run: lstm</b>" in block
+    assert "<b>Best in this run: forecast</b>" in block
     assert "not against equal weight (1/N: Sharpe" in block
 
 

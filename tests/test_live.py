@@ -20,7 +20,7 @@ from backtest.portfolio.rebalance import views
 
 TARGETS, RELATIVES = ("A", "B", "C"), ("X", "Y")
 N_MONTHS = 90
-STRATEGIES = ["hist_mean", "lstm", "skill", "black_litterman", "bayes_stein"]
+STRATEGIES = ["hist_mean", "forecast", "skill", "black_litterman", "bayes_stein"]
 TINY = ["--epochs", "2", "--units", "4", "2", "--n-jobs", "1", "--no-progress"]
 
 
@@ -132,7 +132,9 @@ def test_forecast_next_tidy_layout_and_rerun_from_the_store(rng, tmp_path):
     np.testing.assert_allclose(weights, 1.0, atol=1e-8)
     assert {"min_variance", "equal_weight"} <= set(weights.index)
     mu = tidy[tidy["quantity"] == "mu"].pivot(index="ticker", columns="strategy", values="value")
-    np.testing.assert_allclose(mu.loc[list(TARGETS), "lstm"], result.forecast.loc[list(TARGETS)])
+    np.testing.assert_allclose(
+        mu.loc[list(TARGETS), "forecast"], result.forecast.loc[list(TARGETS)]
+    )
     np.testing.assert_allclose(mu.loc[list(TARGETS), "hist_mean"], result.live.hist_mean)
     again = forecast_next(config, prices, store, runner, STRATEGIES)
     assert runner.n_fits == n_windows and again.live_cached  # nothing refitted
@@ -155,7 +157,7 @@ def test_base_horizon_averages_a_cached_path(rng, tmp_path, monkeypatch):
         pd.date_range(prices.index[-1], periods=4, freq="ME")[1:]
     )
     np.testing.assert_allclose(result.forecast, [0.03, 0.04, 0.05])  # mean of rows 0, 3, 6 ...
-    np.testing.assert_allclose(result.recommendation.mu["lstm"], result.forecast)
+    np.testing.assert_allclose(result.recommendation.mu["forecast"], result.forecast)
     assert set(result.tidy()["horizon"]) == {3}
     again = forecast_next(config, prices, store, FakeRunner(), STRATEGIES, horizon=3)
     assert calls == [3] and again.live_cached
@@ -259,7 +261,7 @@ def test_real_data_forecast_uses_no_month_after_its_cutoff(real_prices, tmp_path
     tiny = ["--tickers", *real_prices.targets, "--relatives", *real_prices.relatives]
     tiny += ["--start", real_prices.start]
     tiny += ["--variant", "relatives", "--end", "2021-06-01", "--min-train", "64"]
-    tiny += ["--strategies", "hist_mean", "lstm", "skill", "black_litterman"]
+    tiny += ["--strategies", "hist_mean", "forecast", "skill", "black_litterman"]
     outputs = []
     for name, path in (("full", source), ("short", short)):
         assert cli.main(_args(path, tmp_path, f"cache-{name}", *tiny, "--run-name", name)) == 0
@@ -283,8 +285,8 @@ def test_real_data_base_path_starts_at_the_one_step_forecast(real_prices, tmp_pa
     )  # fmt: skip
     prices = load_prices(config.data.targets, config.data.start, config.data.end, demo=True).prices
     store, runner = WindowStore(tmp_path / "windows"), local_runner(1)
-    one = forecast_next(config, prices, store, runner, ["hist_mean", "lstm"], horizon=1)
-    three = forecast_next(config, prices, store, runner, ["hist_mean", "lstm"], horizon=3)
+    one = forecast_next(config, prices, store, runner, ["hist_mean", "forecast"], horizon=1)
+    three = forecast_next(config, prices, store, runner, ["hist_mean", "forecast"], horizon=3)
     assert three.path.shape == (3, len(config.data.targets))
     # the in-process fit is the cached one-step window's fit: same seed, same numbers
     np.testing.assert_allclose(three.path.iloc[0], one.forecast, rtol=1e-6, atol=1e-9)

@@ -84,17 +84,17 @@ def test_forecast_strategies_run_once_per_model_with_safe_names(rng, tmp_path):
     config = _config(["ridge", "zero"])
     panel = walk_forward(config, prices, WindowStore(tmp_path), _local)
     returns = np.log(prices).diff().iloc[1:][list(TARGETS)]
-    names = ["hist_mean", "lstm", "skill", "bayes_stein"]
+    names = ["hist_mean", "forecast", "skill", "bayes_stein"]
     result = backtest_strategies(panel, returns, names, 5.0, 0.6, 10.0)
     assert list(result.results) == [
-        "hist_mean", "lstm", "skill", "bayes_stein", "lstm@zero", "skill@zero",
+        "hist_mean", "forecast", "skill", "bayes_stein", "forecast@zero", "skill@zero",
         "min_variance", "equal_weight",
     ]  # fmt: skip
     mu = result.expected.pivot_table(index=["date", "ticker"], columns="strategy", values="mu")
     # the raw-forecast strategy on each model is that model's forecast
-    np.testing.assert_allclose(mu["lstm@zero"], 0.0, atol=1e-15)
+    np.testing.assert_allclose(mu["forecast@zero"], 0.0, atol=1e-15)
     ridge = panel.forecasts["ridge"].stack().reindex(mu.index)
-    np.testing.assert_allclose(mu["lstm"], ridge.to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(mu["forecast"], ridge.to_numpy(), rtol=1e-12)
 
 
 @pytest.fixture

@@ -64,7 +64,7 @@ def test_a_registered_toy_forecaster_runs_end_to_end(rng, tmp_path, monkeypatch)
     argv = [
         "run", "--prices", str(prices), "--tickers", *TARGETS, "--relatives", *RELATIVES,
         "--models", "toy", "--lookback", "3", "--min-train", "40", "--n-jobs", "1",
-        "--no-progress", "--strategies", "hist_mean", "lstm", "skill",
+        "--no-progress", "--strategies", "hist_mean", "forecast", "skill",
         "--results-dir", str(tmp_path / "results"), "--cache-dir", str(tmp_path / "cache"),
         "--run-name", "toy", "--start", "2015-01-01", "--end", "2020-10-01",
     ]  # fmt: skip
@@ -97,7 +97,7 @@ def _run_argv(prices, tmp_path, *extra):
     return [
         "run", "--prices", str(prices), "--tickers", *TARGETS, "--relatives", *RELATIVES,
         "--lookback", "3", "--min-train", "40", "--n-jobs", "1", "--no-progress",
-        "--strategies", "hist_mean", "lstm", "skill", "--start", "2015-01-01",
+        "--strategies", "hist_mean", "forecast", "skill", "--start", "2015-01-01",
         "--end", "2020-10-01", "--results-dir", str(tmp_path / "results"),
         "--cache-dir", str(tmp_path / "cache"), "--run-name", "r", *extra,
     ]  # fmt: skip

@@ -54,7 +54,7 @@ def test_views_hold_only_what_is_known_at_the_origin(rng):
 
 def test_strategy_decisions_do_not_see_the_future(rng):
     panel, returns = _panel(rng)
-    strategies = ["hist_mean", "lstm", "skill", "black_litterman", "james_stein"]
+    strategies = ["hist_mean", "forecast", "skill", "black_litterman", "james_stein"]
     base = backtest_strategies(panel, returns, strategies, 5.0, 0.4, 10.0)
     cut = panel.origin[12]
     later = returns.index > cut

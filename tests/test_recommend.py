@@ -67,7 +67,7 @@ def test_recommendation_is_the_backtests_decision_at_that_origin(rng):
 
 def test_recommendation_reads_nothing_after_the_origin(rng):
     panel, returns = synthetic_panel(rng)
-    names = ["hist_mean", "lstm", "skill", "black_litterman"]
+    names = ["hist_mean", "forecast", "skill", "black_litterman"]
     rec = recommend(panel, returns, names, 5.0, 0.4)
     later = returns.copy()
     later.loc[later.index > panel.origin[-1]] = 0.5  # the last, unused month
@@ -80,8 +80,8 @@ def test_recommendation_reads_nothing_after_the_origin(rng):
 
 def test_weights_are_long_only_capped_and_fully_invested(rng):
     panel, returns = synthetic_panel(rng)
-    rec = recommend(panel, returns, ["hist_mean", "lstm", "blend_50"], 5.0, 0.3)
-    assert list(rec.weights.columns) == ["hist_mean", "lstm", "blend_50", *rec.benchmarks]
+    rec = recommend(panel, returns, ["hist_mean", "forecast", "blend_50"], 5.0, 0.3)
+    assert list(rec.weights.columns) == ["hist_mean", "forecast", "blend_50", *rec.benchmarks]
     np.testing.assert_allclose(rec.weights.sum(), 1.0, atol=1e-8)
     assert (rec.weights >= -1e-10).all().all()
     assert (rec.weights <= 0.3 + 1e-8).all().all()
@@ -89,7 +89,7 @@ def test_weights_are_long_only_capped_and_fully_invested(rng):
         rec.hist_mean.to_numpy(), returns.loc[: panel.origin[-1]].mean().to_numpy()
     )
     np.testing.assert_allclose(rec.mu["hist_mean"], rec.hist_mean)
-    np.testing.assert_allclose(rec.mu["lstm"], panel.forecast().iloc[-1])
+    np.testing.assert_allclose(rec.mu["forecast"], panel.forecast().iloc[-1])
 
 
 def test_unknown_strategy_is_named(rng):

@@ -11,10 +11,10 @@ from strategies import (
     BlackLitterman,
     Blend,
     ExpectedReturnStrategy,
+    ForecastOnly,
     HistoricalMean,
     JamesStein,
     JamesSteinToForecast,
-    LSTMOnly,
     MarketView,
     SkillBlend,
     StrategyName,
@@ -154,7 +154,7 @@ def _limit_cases():
 
     return [
         pytest.param(HistoricalMean(), default, 0.0, id="hist_mean"),
-        pytest.param(LSTMOnly(), default, 1.0, id="lstm"),
+        pytest.param(ForecastOnly(), default, 1.0, id="forecast"),
         pytest.param(Blend(weight=0.0), default, 0.0, id="blend_0"),
         pytest.param(Blend(weight=1.0), default, 1.0, id="blend_1"),
         pytest.param(SkillBlend(), perfect("benchmark"), 0.0, id="skill_perfect_benchmark"),
@@ -472,6 +472,23 @@ def test_make_strategy_rejects_unknown_name_listing_valid_ones():
         make_strategy("ridge")
 
 
+@pytest.mark.parametrize(
+    ("old", "new"), [("lstm", "forecast"), ("james_stein_lstm", "james_stein_forecast")]
+)
+def test_former_strategy_names_are_refused_naming_the_new_one(old, new):
+    from backtest.config import config_from_mapping
+    from backtest.pipeline import strategy_names
+
+    message = rf"strategy '{old}' was renamed '{new}': .*\({new} on the primary model, {new}@ridge"
+    with pytest.raises(ValueError, match=message):
+        make_strategy(old)
+    with pytest.raises(ValueError, match=message):
+        strategy_names(config_from_mapping({"strategies": ["hist_mean", old]}))
+    assert strategy_names(config_from_mapping({"strategies": [new]})) == [new]
+
+
 def test_make_strategy_rejects_unknown_param():
-    with pytest.raises(ValueError, match=r"'lstm' \(LSTMOnly\) does not accept \['weight'\]"):
-        make_strategy("lstm", weight=0.5)
+    with pytest.raises(
+        ValueError, match=r"'forecast' \(ForecastOnly\) does not accept \['weight'\]"
+    ):
+        make_strategy("forecast", weight=0.5)

@@ -25,7 +25,7 @@ QUICK = [
     "--no-progress",
     "--strategies",
     "hist_mean",
-    "lstm",
+    "forecast",
 ]
 
 REPORT_HEAVY = (

@@ -19,7 +19,7 @@ from backtest.portfolio.rebalance import backtest_strategies
 from backtest.study.evaluate import evaluate_path, summarise
 from backtest.study.run import path_seeds, run_study
 
-FAST_STRATEGIES = ("hist_mean", "lstm", "skill", "james_stein")
+FAST_STRATEGIES = ("hist_mean", "forecast", "skill", "james_stein")
 
 
 def linear_fit(job: engine.WindowJob) -> dict[str, np.ndarray]:
@@ -88,7 +88,7 @@ def test_study_columns_follow_their_definitions(fast_study):
     np.testing.assert_allclose(paths["sharpe_gap"], paths["oracle_sharpe"] - paths["sharpe"])
     by = paths.set_index("strategy")
     assert (by.loc["hist_mean", "intensity"] == 0).all()
-    assert (by.loc["lstm", "intensity"] == 1).all()
+    assert (by.loc["forecast", "intensity"] == 1).all()
     null = paths[paths["signal"] == 0]
     # With no signal the conditional mean IS the unconditional mean, and the known-signal
     # forecast is the historical mean itself: nothing to find, nothing to reject.
@@ -117,7 +117,7 @@ def test_evaluate_path_scores_a_perfect_forecast_as_the_truth(small_model, fast_
     returns = log_returns(market.prices)[list(config.data.targets)]
     bt = backtest_strategies(perfect, returns, FAST_STRATEGIES, 5.0, 0.4, 10.0)
     rows = evaluate_path(market, perfect, bt, config, FAST_STRATEGIES).set_index("strategy")
-    assert rows.loc["lstm", "mu_rmse_cond"] == pytest.approx(0.0, abs=1e-12)
+    assert rows.loc["forecast", "mu_rmse_cond"] == pytest.approx(0.0, abs=1e-12)
     assert rows.loc["hist_mean", "mu_rmse_cond"] > 0.01
     realised, hist = panel.realised.to_numpy(), panel.hist_mean.to_numpy()
     naive_r2 = 1 - ((realised - truth.to_numpy()) ** 2).sum() / ((realised - hist) ** 2).sum()
@@ -196,7 +196,7 @@ def test_simulate_cli_writes_every_output(real_prices, tmp_path, monkeypatch, ca
     assets += ["--start", real_prices.start, "--end", real_prices.end]
     rest = [
         "--signal", "0", "0.1", "--paths", "1", "--months", "64", "--lookback", "1",
-        "--min-train", "36", "--refit-every", "12", "--strategies", "hist_mean", "lstm",
+        "--min-train", "36", "--refit-every", "12", "--strategies", "hist_mean", "forecast",
         "skill", "james_stein", "--n-jobs", "1", "--no-progress", "--results-dir",
         str(tmp_path), "--cache-dir", str(tmp_path / "cache"), "--run-name", "s",
     ]  # fmt: skip
@@ -236,8 +236,8 @@ def test_simulate_cli_reports_a_missing_market_config(tmp_path, capsys):
 
 # --- the real LSTM pipeline ------------------------------------------------------------------
 
-LSTM_STRATEGIES = ("hist_mean", "lstm", "blend_50", "skill", "james_stein", "bayes_stein")
-FORECAST_STRATEGIES = ("lstm", "blend_50", "skill")
+LSTM_STRATEGIES = ("hist_mean", "forecast", "blend_50", "skill", "james_stein", "bayes_stein")
+FORECAST_STRATEGIES = ("forecast", "blend_50", "skill")
 STRONG = 0.2  # the demo-calibrated market leaves room for at most R2 of about 0.21
 
 

@@ -66,8 +66,8 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 
 
 STRATEGY_NAMES = (
-    "hist_mean", "lstm", "blend_25", "blend_50", "blend_75", "skill", "james_stein",
-    "james_stein_lstm", "bayes_stein", "black_litterman",
+    "hist_mean", "forecast", "blend_25", "blend_50", "blend_75", "skill", "james_stein",
+    "james_stein_forecast", "bayes_stein", "black_litterman",
 )  # fmt: skip
 """strategies.StrategyName's values, spelled out so that ``--help`` imports no strategy code
 (tests/test_help.py checks they match)."""

@@ -18,7 +18,7 @@ from strategies import StrategyName
 __all__ = ["format_forecast", "write_forecast"]
 
 # Strategies that are the raw inputs themselves: shown once, as the forecast and the mean.
-_RAW = (StrategyName.HIST_MEAN.value, StrategyName.LSTM.value)
+_RAW = (StrategyName.HIST_MEAN.value, StrategyName.FORECAST.value)
 
 
 def write_forecast(

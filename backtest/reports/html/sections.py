@@ -189,7 +189,7 @@ def shrinkage(run: RunResult) -> str:
         [
             paragraph(
                 "Each strategy's expected return is mu = (1 \u2212 s) \u00d7 historical mean "
-                "+ s \u00d7 target, where the target is the LSTM forecast or a prior: "
+                "+ s \u00d7 target, where the target is a model's forecast or a prior: "
                 "s = 0 keeps the historical mean, s = 1 takes the target as it is."
             ),
             figure(
@@ -205,7 +205,7 @@ def shrinkage(run: RunResult) -> str:
 
 
 def expected_returns(run: RunResult) -> str:
-    """Expected returns before (historical mean, raw LSTM) and after shrinkage."""
+    """Expected returns before (historical mean, raw forecast) and after shrinkage."""
     return "\n".join(
         [
             figure(
@@ -268,10 +268,11 @@ def squared_errors(run: RunResult) -> str:
     """Goyal-Welch cumulative squared-error difference."""
     return figure(
         run.path("cumulative_sse_difference.png"),
-        "Cumulative squared-error difference, historical mean minus LSTM, per asset",
-        "Goyal-Welch plot: cumulative SSE of the historical mean minus that of the LSTM. "
-        "A rising curve means the LSTM is beating the mean over that stretch (blue area: "
-        "ahead), a falling one that it is losing (orange: behind). The final value is the "
+        "Cumulative squared-error difference, historical mean minus each model, per asset",
+        "Goyal-Welch plot: cumulative SSE of the historical mean minus that of each model "
+        "(one line per model). A rising curve means the model is beating the mean over that "
+        "stretch (blue area: ahead), a falling one that it is losing (orange: behind). The "
+        "final value is the "
         "whole-sample gain, in squared percent of monthly log return (a 5% error is 25 %²).",
     )
 
@@ -280,8 +281,8 @@ def forecast_vs_realised(run: RunResult) -> str:
     """Forecasts against realised returns."""
     return figure(
         run.path("forecast_vs_realised.png"),
-        "LSTM forecasts and historical mean against realised monthly returns, per asset",
-        "Grey bars: the realised monthly log return. Solid line: the LSTM forecast made for "
+        "Each model's forecasts and historical mean against realised monthly returns, per asset",
+        "Grey bars: the realised monthly log return. Solid lines: each model's forecast made for "
         "that month; dashed black line: the historical mean. All on one axis, so the "
         "forecasts' small size against the returns they forecast shows as it is.",
     )

@@ -232,13 +232,14 @@ def expected_returns_table(expected: pd.DataFrame) -> str:
     """Each strategy's expected return per asset at the last decision, % per year (log)."""
     last = expected[expected.origin == expected.origin.max()]
     wide = 12.0 * last.pivot_table(index="ticker", columns="strategy", values="mu", sort=False)
-    first = [c for c in ("hist_mean", "lstm") if c in wide.columns]
+    first = [c for c in ("hist_mean", "forecast") if c in wide.columns]
     wide = wide[first + [c for c in wide.columns if c not in first]]
     month = last.date.iloc[0] if "date" in last and len(last) else "?"
     note = paragraph(
         f"Expected log return for the month ending {month} (decided at {last.origin.max()}), "
-        "annualised (\u00d7 12), percent per year. hist_mean is the raw historical mean and lstm "
-        "the raw forecast (before shrinkage); the other columns are after shrinkage.",
+        "annualised (\u00d7 12), percent per year. hist_mean is the raw historical mean and "
+        "forecast the primary model's raw forecast (before shrinkage); the other columns are "
+        "after shrinkage.",
         "note",
     )
     return note + table(
