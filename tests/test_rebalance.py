@@ -105,7 +105,7 @@ def test_expected_and_weights_tables_match_a_cell_by_cell_reading_of_the_decisio
     from backtest.portfolio.rebalance import decide_every_model
 
     panel, returns = _panel(rng)
-    names = ["hist_mean", "lstm", "skill"]
+    names = ["hist_mean", "forecast", "skill"]
     result = backtest_strategies(panel, returns, names, 5.0, 0.4, 10.0)
     decisions = decide_every_model(panel, returns, names, 5.0, 0.4)
     naive = pd.DataFrame(
