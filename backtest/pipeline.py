@@ -12,7 +12,12 @@ from backtest.config import RunConfig
 from backtest.data.prices import PriceData
 from backtest.engine.store import WindowStore
 from backtest.engine.walkforward import Runner, model_specs, walk_forward
-from backtest.evaluation.models import comparator_sentence, mcs_p_values, models_table
+from backtest.evaluation.models import (
+    comparator_sentence,
+    mcs_p_values,
+    models_table,
+    seed_sentence,
+)
 from backtest.features import log_returns
 from backtest.portfolio.rebalance import MARKET, backtest_strategies, decide
 from backtest.reports.charts.render import ChartPool
@@ -160,6 +165,8 @@ def run_variant(
     if len(panel.models) > 1:
         # The comparator: which model, if any, beats the mean, and each against the primary.
         text = f"{text} {comparator_sentence(models, panel.primary)}"
+    if spread := seed_sentence(models):
+        text = f"{text} {spread}"
     write_summary(
         out,
         f"Walk-forward backtest, variant '{config.variant.value}'",

@@ -5,7 +5,8 @@ A forecaster is a scikit-learn regressor over sequences: parameters are set in
 returns ``(n_samples, n_outputs)``, and ``get_params`` / ``set_params`` come from
 :class:`sklearn.base.BaseEstimator`, so :func:`sklearn.base.clone` copies an unfitted
 one. What a fit reports beyond its forecasts (epochs run, the chosen penalty) is an
-optional extra, :meth:`Forecaster.diagnostics`.
+optional extra, :meth:`Forecaster.diagnostics`; an ensemble shows its members' own
+forecasts through :meth:`Forecaster.member_predictions`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,16 @@ class Forecaster(RegressorMixin, BaseEstimator):
     def diagnostics(self) -> dict[str, np.ndarray]:
         """Per-fit extras worth keeping (e.g. epochs run); none by default."""
         return {}
+
+    def member_predictions(self, X: np.ndarray) -> np.ndarray:
+        """Each ensemble member's forecasts, ``(n_members, n_samples, n_outputs)``.
+
+        A forecaster that is not an ensemble is its own single member: ``predict(X)[None]``.
+        An ensemble (e.g. the LSTM with ``n_seeds > 1``) overrides this so a report can show
+        how much its forecasts, and their scores, depend on the seed; ``predict`` stays the
+        ensemble's forecast.
+        """
+        return np.asarray(self.predict(X), dtype=np.float64)[np.newaxis]
 
 
 def single_threaded(method: Callable[..., Any]) -> Callable[..., Any]:

@@ -156,6 +156,10 @@ class LSTMForecaster(Forecaster):
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Average the ensemble's forecasts, in the targets' original units."""
+        return self.member_predictions(X).mean(axis=0)
+
+    def member_predictions(self, X: np.ndarray) -> np.ndarray:
+        """Each member's forecasts in the targets' units, ``(n_seeds, n_samples, n_outputs)``."""
         X = np.asarray(X, dtype=np.float64)
         n_features = X.shape[-1]
         Xs = self.x_scaler_.transform(X.reshape(-1, n_features)).reshape(X.shape)
@@ -164,7 +168,8 @@ class LSTMForecaster(Forecaster):
         for weights in self.weights_:
             network.set_weights(weights)
             preds.append(self.y_scaler_.inverse_transform(network.predict(Xs)))
-        return np.mean(preds, axis=0)
+        # Kept in the network's float32, so the average is the one `predict` always returned.
+        return np.asarray(preds)
 
     def diagnostics(self) -> dict[str, np.ndarray]:
         """Epochs run and best validation loss of each ensemble member."""

@@ -103,6 +103,9 @@ def test_ensemble_averages_its_members(rng):
         single.weights_ = [weights]
         members.append(single.predict(X[-2:]))
     np.testing.assert_allclose(ensemble.predict(X[-2:]), np.mean(members, axis=0), rtol=1e-6)
+    # the members the engine stores for the seed spread are those same networks' forecasts
+    np.testing.assert_allclose(ensemble.member_predictions(X[-2:]), members, rtol=1e-6)
+    assert not np.allclose(members[0], members[1])
     assert len(ensemble.outcomes_) == 2
 
 

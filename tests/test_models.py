@@ -56,8 +56,11 @@ def test_a_registered_toy_forecaster_runs_end_to_end(rng, tmp_path, monkeypatch)
             self.mean_ = np.mean(y, axis=0) + self.shift
             return self
 
+        def member_predictions(self, X):  # two members around the mean: a seed spread
+            return np.stack([np.tile(self.mean_ + d, (len(X), 1)) for d in (-0.01, 0.01)])
+
         def predict(self, X):
-            return np.tile(self.mean_, (len(X), 1))
+            return self.member_predictions(X).mean(axis=0)
 
     monkeypatch.setitem(registry._REGISTRY, "toy", Toy)
     prices = _prices_csv(rng, tmp_path / "prices.csv")
@@ -81,6 +84,10 @@ def test_a_registered_toy_forecaster_runs_end_to_end(rng, tmp_path, monkeypatch)
     expected = returns.iloc[3:][list(TARGETS)].loc[:origin].mean() + 0.001
     np.testing.assert_allclose(toy.loc[str(first.date())].to_numpy(), expected.to_numpy())
     assert (out / "performance.csv").exists()
+    # its two members reach the member table, the summary's verdict and the report's table
+    assert set(pd.read_csv(out / "member_metrics.csv").member) == {0, 1}
+    assert "Seed spread (a description, not a test): " in (out / "summary.md").read_text()
+    assert "R\u00b2_OS, worst member" in (out / "report.html").read_text(encoding="utf-8")
 
 
 FOREST_TOML = """

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -39,6 +39,9 @@ class ForecastPanel:
         Stored windows that failed their checksum and were recomputed.
     notes : tuple of str
         Data notes carried from the feature builder.
+    members : dict of str to tuple of DataFrame
+        Each ensemble member's forecasts, for the models of more than one member (e.g. the
+        LSTM with ``n_seeds > 1``); the model's entry in ``forecasts`` is the ensemble's.
     """
 
     variant: Variant
@@ -53,6 +56,7 @@ class ForecastPanel:
     n_computed: int
     corrupt: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    members: dict[str, tuple[pd.DataFrame, ...]] = field(default_factory=dict)
 
     @property
     def models(self) -> tuple[str, ...]:

@@ -45,7 +45,10 @@ from backtest.splits import WalkForward
 from models.base import HistoricalMean
 from models.registry import ModelSpec, build, validate
 
-ENGINE_VERSION = "2"
+# "3": a window's record holds its ensemble members' forecasts (``members``) too.
+ENGINE_VERSION = "3"
+MEMBERS = "members"
+"""Record entry of an ensemble's members' forecasts, ``(n_members, n_test, n_outputs)``."""
 _VARIANT_CODES = {Variant.BASE: 1, Variant.INDICATORS: 2, Variant.RELATIVES: 3}
 
 
@@ -167,12 +170,20 @@ def plan_jobs(config: RunConfig, seq: Sequences, live: bool = False) -> list[Win
 def fit_window(job: WindowJob) -> dict[str, np.ndarray]:
     """Fit one window's forecaster and forecast its test samples (runs in a worker).
 
-    Returns the ``forecast`` and the model's optional extras
-    (:meth:`models.base.Forecaster.diagnostics`).
+    Returns the ``forecast``, the model's optional extras
+    (:meth:`models.base.Forecaster.diagnostics`) and, for an ensemble of more than one
+    member, each member's forecasts under :data:`MEMBERS`
+    (:meth:`models.base.Forecaster.member_predictions`).
     """
-    model = build(job.model, random_state=job.seed)
-    forecast = model.fit(job.X_train, job.y_train).predict(job.X_test)
-    return {"forecast": np.asarray(forecast, dtype=np.float64), **model.diagnostics()}
+    model = build(job.model, random_state=job.seed).fit(job.X_train, job.y_train)
+    output = {
+        "forecast": np.asarray(model.predict(job.X_test), dtype=np.float64),
+        **model.diagnostics(),
+    }
+    members = np.asarray(model.member_predictions(job.X_test), dtype=np.float64)
+    if len(members) > 1:
+        output[MEMBERS] = members
+    return output
 
 
 Runner = Callable[[Callable[[WindowJob], dict[str, np.ndarray]], list[WindowJob]], Iterator]
@@ -215,7 +226,7 @@ def _diagnostics(
     extras: dict[tuple[str, str], list[float]] = {}
     for job, output in zip(jobs, outputs, strict=True):
         for extra, values in output.items():
-            if extra != "forecast":
+            if extra not in ("forecast", MEMBERS):
                 extras.setdefault((extra, job.model.name), []).append(float(np.mean(values)))
     names = [extra for extra, _ in extras]
     for (extra, model), values in extras.items():
@@ -271,13 +282,21 @@ def assemble(
     dates = seq.target_dates[tests]
     frame = lambda values: pd.DataFrame(values, index=dates, columns=names)  # noqa: E731
     by_model: dict[str, list[np.ndarray]] = {}
+    members: dict[str, list[np.ndarray]] = {}
     for job, output in zip(jobs, outputs, strict=True):
         by_model.setdefault(job.model.name, []).append(output["forecast"])
+        if MEMBERS in output:
+            members.setdefault(job.model.name, []).append(output[MEMBERS])
     origins = pd.DatetimeIndex(seq.origins[tests], name="origin")
     hist, starts = baseline(config, returns[names], origins)
     return ForecastPanel(
         variant=config.variant,
         forecasts={name: frame(np.concatenate(parts)) for name, parts in by_model.items()},
+        members={
+            name: tuple(frame(member) for member in np.concatenate(parts, axis=1))
+            for name, parts in members.items()
+            if len(parts) == len(by_model[name])  # every window kept its members
+        },
         hist_mean=frame(hist),
         realised=frame(seq.y[tests]),
         origin=origins,

@@ -5,12 +5,14 @@ The per-model tables of a run: :func:`model_metrics` stacks
 R2_OS against the mean and against zero, Clark-West against the mean, Holm over the tickers)
 per model, ticker and pooled; :func:`model_comparison` runs Diebold-Mariano (HLN) between
 every pair of models; :func:`models_table` is the one "models compared" table (summary.md,
-report.html), built from those two tables and the model confidence set.
+report.html), built from those two tables and the model confidence set;
+:func:`member_metrics` and :func:`seed_spread` score each member of an ensemble the same way
+and say how far its R2_OS moves with the seed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from itertools import combinations
 
 import numpy as np
@@ -60,6 +62,65 @@ def model_metrics(
         table.insert(0, "model", model)
         blocks.append(table)
     return pd.concat(blocks, ignore_index=True)
+
+
+MEMBER = "member"
+SPREAD_COLUMNS = ["n_members", "r2_os_member_min", "r2_os_member_median", "r2_os_member_max"]
+
+
+def member_metrics(
+    realised: pd.DataFrame,
+    members: Mapping[str, Sequence[pd.DataFrame]],
+    benchmark: pd.DataFrame,
+) -> pd.DataFrame:
+    """:func:`model_metrics` of each ensemble member, exactly as the ensemble is scored.
+
+    Parameters
+    ----------
+    realised, benchmark : DataFrame of shape (n_periods, n_assets)
+        The realised returns and the benchmark (the full-history historical mean) that the
+        ensemble's own metrics use.
+    members : mapping of str to sequence of DataFrame
+        Per model, each member's ``(n_periods, n_assets)`` forecasts.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``model``, ``member`` (0, 1, ...), ``ticker`` (each target, then
+        ``"pooled"``) and the metrics; no rows when ``members`` is empty.
+    """
+    blocks = []
+    for model, frames in members.items():
+        table = model_metrics(realised, dict(enumerate(frames)), benchmark)
+        table = table.rename(columns={"model": MEMBER})
+        table.insert(0, "model", model)
+        blocks.append(table)
+    if not blocks:
+        return pd.DataFrame(columns=["model", MEMBER, "ticker"])
+    return pd.concat(blocks, ignore_index=True)
+
+
+def seed_spread(metrics: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
+    """``metrics`` with the spread of R2_OS (vs the mean) across each model's members.
+
+    Adds :data:`SPREAD_COLUMNS` to every (model, ticker) row of :func:`model_metrics`:
+    the number of members and the min / median / max of the members' ``r2_os_vs_mean``
+    from :func:`member_metrics`; the row's own ``r2_os_vs_mean`` is the ensemble's. A
+    model of one member has ``n_members`` 1 and no spread (NaN). A description of how
+    much of a score is the seed, not a test.
+    """
+    r2 = members.groupby(["model", "ticker"], sort=False)["r2_os_vs_mean"]
+    spread = pd.DataFrame(
+        {
+            "n_members": r2.size(),
+            "r2_os_member_min": r2.min(),
+            "r2_os_member_median": r2.median(),
+            "r2_os_member_max": r2.max(),
+        }
+    )
+    out = metrics.join(spread, on=["model", "ticker"])
+    out["n_members"] = out["n_members"].fillna(1).astype(int)
+    return out
 
 
 def _dm(differential: np.ndarray) -> tuple[float, float, float, float]:
@@ -128,10 +189,13 @@ def models_table(
     DataFrame
         One row per model of ``metrics`` in its order (``hist_mean`` included when scored);
         ``dm_p_vs_<reference>`` is the two-sided DM p-value against the reference model
-        and ``dm_stat_vs_<reference>`` its statistic (positive: more accurate than it).
+        and ``dm_stat_vs_<reference>`` its statistic (positive: more accurate than it); when
+        ``metrics`` carries the seed spread (:func:`seed_spread`), its pooled
+        :data:`SPREAD_COLUMNS` follow.
     """
     pooled = metrics[metrics["ticker"] == POOLED].set_index("model")
     out = pooled[["n_months", "rmse", "r2_os_vs_mean", "r2_os_vs_zero", "cw_p"]].copy()
+    spread = [c for c in SPREAD_COLUMNS if c in pooled]
     stat, p = {}, {}
     for model in out.index:
         rows = comparison[comparison["ticker"] == POOLED]
@@ -146,6 +210,8 @@ def models_table(
     if mcs_p is not None and not mcs_p.empty:
         out["mcs_p"] = mcs_p.reindex(out.index).astype(float)
         out["in_mcs"] = (out["mcs_p"] > level).astype(bool)
+    for column in spread:  # the seed spread, when a model has several members
+        out[column] = pooled[column]
     return out.rename_axis("model")
 
 
@@ -201,3 +267,22 @@ def comparator_sentence(table: pd.DataFrame, reference: str, level: float = 0.05
                 f"{reference} and {m} forecast equally well within noise (DM p = {p:.2f})"
             )
     return head + ("; " + "; ".join(versus) if versus else "") + "."
+
+
+def seed_sentence(table: pd.DataFrame) -> str:
+    """How far each ensemble's pooled R2_OS moves with the seed; '' when no model has members.
+
+    E.g. "Seed spread (a description, not a test): the pooled R2_OS of lstm's 5 members runs
+    from -0.80% to +0.30% (median -0.20%); their average, the ensemble, scores -0.10%."
+    """
+    if "n_members" not in table:
+        return ""
+    parts = [
+        f"the pooled R2_OS of {m}'s {table.loc[m, 'n_members']} members runs from "
+        f"{_pct(table.loc[m, 'r2_os_member_min'])} to {_pct(table.loc[m, 'r2_os_member_max'])} "
+        f"(median {_pct(table.loc[m, 'r2_os_member_median'])}); their average, the ensemble, "
+        f"scores {_pct(table.loc[m, 'r2_os_vs_mean'])}"
+        for m in table.index
+        if table.loc[m, "n_members"] > 1
+    ]
+    return f"Seed spread (a description, not a test): {'; '.join(parts)}." if parts else ""

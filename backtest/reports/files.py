@@ -13,7 +13,12 @@ import pandas as pd
 
 from backtest.atomic import atomic_write_text
 from backtest.engine.panel import BENCHMARK, ForecastPanel
-from backtest.evaluation.models import model_comparison, model_metrics
+from backtest.evaluation.models import (
+    member_metrics,
+    model_comparison,
+    model_metrics,
+    seed_spread,
+)
 from backtest.evaluation.performance import performance_table
 from backtest.portfolio.rebalance import BASELINE, StrategyBacktest
 from backtest.reports.charts.render import ChartPool, render_charts
@@ -70,8 +75,11 @@ def write_forecast_outputs(
 
     forecast_metrics.csv scores every model and the historical mean itself (its R2_OS
     against itself is 0; its RMSE and R2_OS against zero are the yardstick), per ticker and
-    pooled; model_comparison.csv is DM between every pair of them. With ``charts``, the
-    charts are drawn in its background workers (done when it exits).
+    pooled; model_comparison.csv is DM between every pair of them. When a model is an
+    ensemble of several members (``--seeds N``), member_metrics.csv scores each member as
+    the ensemble is scored and forecast_metrics.csv gains the spread of R2_OS across the
+    members (:func:`backtest.evaluation.models.seed_spread`); otherwise neither appears.
+    With ``charts``, the charts are drawn in its background workers (done when it exits).
 
     Returns
     -------
@@ -82,6 +90,10 @@ def write_forecast_outputs(
     scored = {**panel.forecasts, BENCHMARK: panel.hist_mean}
     metrics = model_metrics(panel.realised, scored, panel.hist_mean)
     comparison = model_comparison(panel.realised, scored)
+    if panel.members:
+        members = member_metrics(panel.realised, panel.members, panel.hist_mean)
+        write_csv(members, out / "member_metrics.csv")
+        metrics = seed_spread(metrics, members)
     write_csv(metrics, out / "forecast_metrics.csv")
     write_csv(comparison, out / "model_comparison.csv")
     write_csv(panel.diagnostics, out / "training_diagnostics.csv")

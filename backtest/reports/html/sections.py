@@ -242,6 +242,18 @@ def models_compared(run: RunResult) -> str:
                 "holds the models not distinguishable from the most accurate at 5%. "
                 "Hover a header for its definition."
             ),
+            *(
+                [
+                    paragraph(
+                        "Members and the three R\u00b2_OS after them: the ensemble averages "
+                        "that many differently seeded fits, and each member alone scores "
+                        "between the worst and the best shown (member_metrics.csv has every "
+                        "one): how much of the score is the seed. A description, not a test."
+                    )
+                ]
+                if "n_members" in table
+                else []
+            ),
             models_compared_table(table, primary),
         ]
     )

@@ -38,6 +38,26 @@ PERFORMANCE_COLUMNS: dict[str, tuple[str, Formatter, str]] = {
     "dsr": ("DSR", fmt_num(3), "deflated Sharpe ratio: PSR against the best of N trials"),
 }
 
+SEED_SPREAD_COLUMNS: dict[str, tuple[str, Formatter, str]] = {
+    "n_members": ("Members", fmt_int, "ensemble members (seeds) averaged into the forecast"),
+    "r2_os_member_min": (
+        "R\u00b2_OS, worst member",
+        fmt_pct(2, True),
+        "lowest R\u00b2_OS vs mean of one member alone: the seed spread, a description",
+    ),
+    "r2_os_member_median": (
+        "R\u00b2_OS, median member",
+        fmt_pct(2, True),
+        "median over the members of their own R\u00b2_OS vs mean",
+    ),
+    "r2_os_member_max": (
+        "R\u00b2_OS, best member",
+        fmt_pct(2, True),
+        "highest R\u00b2_OS vs mean of one member alone",
+    ),
+}
+"""The seed spread's columns (present only when a model averages several members)."""
+
 FORECAST_COLUMNS: dict[str, tuple[str, Formatter, str]] = {
     "n_months": ("Months", fmt_int, "out-of-sample months scored"),
     "rmse": ("RMSE", fmt_pct(2), "root mean squared error of the model, log return"),
@@ -56,6 +76,7 @@ FORECAST_COLUMNS: dict[str, tuple[str, Formatter, str]] = {
         fmt_num(3),
         "Holm-adjusted over the tickers (pooled: its own single test); < 0.05 is evidence",
     ),
+    **SEED_SPREAD_COLUMNS,
 }
 
 
@@ -132,6 +153,7 @@ def models_columns(reference: str) -> dict[str, tuple[str, Formatter, str]]:
         ),
         "mcs_p": ("MCS p", fmt_num(3), "model confidence set p-value (pooled squared errors)"),
         "in_mcs": ("In MCS", lambda v: "yes" if v else "no", "in the 95% model confidence set"),
+        **SEED_SPREAD_COLUMNS,
     }
 
 
