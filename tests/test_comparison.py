@@ -43,8 +43,9 @@ def write_run(
     hist_mean: pd.DataFrame,
     realised: pd.DataFrame,
     random_state: int = 0,
+    others: dict[str, pd.DataFrame] | None = None,
 ) -> Path:
-    """A run directory in exactly the formats `backtest run` writes."""
+    """A run directory in exactly the formats `backtest run` writes (models: lstm, others)."""
     path.mkdir(parents=True)
     config = {
         "config": {
@@ -65,7 +66,7 @@ def write_run(
     perf = pd.DataFrame({"strategy": net.columns, "role": roles, "sharpe": sharpe.to_numpy()})
     perf.to_csv(path / "performance.csv", index=False)
     frames = []
-    for model, frame in (("lstm", lstm), ("hist_mean", hist_mean)):
+    for model, frame in (("lstm", lstm), *(others or {}).items(), ("hist_mean", hist_mean)):
         long = frame.rename_axis("date").reset_index().melt("date", var_name="ticker")
         long = long.rename(columns={"value": "forecast"})
         long["model"] = model
@@ -268,7 +269,7 @@ def _panels(rng, n=40, variants=("base", "relatives")):
 
 def test_forecast_tests_equal_direct_calls(rng):
     panels = _panels(rng)
-    table = forecast_tests(panels).set_index(["test", "variant", "versus", "ticker"])
+    table = forecast_tests(panels).set_index(["test", "model", "versus", "ticker"])
     r = panels["base"]["realised"]
     e_base = r - panels["base"]["forecast"]
     e_rel = r - panels["relatives"]["forecast"]
@@ -292,6 +293,36 @@ def test_forecast_tests_equal_direct_calls(rng):
         assert table.loc[("clark_west", v, "hist_mean", "pooled"), "statistic"] == pytest.approx(
             cw.statistic, rel=1e-12
         )
+
+
+def test_forecast_tests_cover_every_model_of_every_run(tmp_path, rng):
+    dates = _dates(40)
+    realised = pd.DataFrame(rng.normal(0.01, 0.08, (40, 3)), dates, list(TICKERS))
+    hist = pd.DataFrame(rng.normal(0.01, 0.002, (40, 3)), dates, list(TICKERS))
+    frames, dirs = {}, []
+    for variant in ("base", "relatives"):
+        nets = pd.DataFrame(rng.normal(0.008, 0.04, (40, 4)), dates, [*STRATEGIES, "equal_weight"])
+        own = {m: realised * w + rng.normal(0, 0.03, (40, 3)) for m, w in (("lstm", 0.1),
+               ("ridge", 0.3))}  # fmt: skip
+        frames.update({f"{variant}/{m}": f for m, f in own.items()})
+        dirs.append(write_run(tmp_path / variant, variant, nets, own["lstm"], hist, realised,
+                              others={"ridge": own["ridge"]}))  # fmt: skip
+    ft = compare_runs(dirs, n_boot=50).forecast_tests
+    pooled = ft[ft["ticker"] == "pooled"].set_index(["test", "model", "versus"])
+    labels = ["base/lstm", "base/ridge", "relatives/lstm", "relatives/ridge"]
+    assert set(pooled.loc["clark_west"].index) == {(m, "hist_mean") for m in labels}
+    assert len(pooled.loc["diebold_mariano"]) == 6  # every pair of the four
+    # one pair across runs and models, against a naive HLN statistic on the pooled differential
+    a, b = frames["base/ridge"], frames["relatives/lstm"]
+    d = (((realised - b) ** 2 - (realised - a) ** 2).mean(axis=1)).to_numpy()
+    n = d.size
+    naive = d.mean() / np.sqrt(np.var(d) / n) * np.sqrt((n - 1) / n)
+    row = pooled.loc[("diebold_mariano", "base/ridge", "relatives/lstm")]
+    assert row["statistic"] == pytest.approx(naive, rel=1e-9) and row["n_months"] == n
+    cw = pooled_clark_west(realised.to_numpy(), a.to_numpy(), hist.to_numpy())
+    assert pooled.loc[("clark_west", "base/ridge", "hist_mean"), "statistic"] == pytest.approx(
+        cw.statistic, rel=1e-12
+    )
 
 
 def test_pooled_diebold_mariano_matches_naive_hln(rng):
@@ -508,5 +539,9 @@ def test_run_variant_all_writes_comparison(tmp_path):
     assert "## Verdict" in md and "PBO = " in md and "deflated Sharpe ratio" in md
     assert "Conclusion at 5%:" in md and "beat" in md
     ft = pd.read_csv(tmp_path / "forecast_tests.csv")
-    assert len(ft[(ft["test"] == "diebold_mariano") & (ft["ticker"] == "pooled")]) == 3
-    assert len(ft[(ft["test"] == "clark_west") & (ft["ticker"] == "pooled")]) == 3
+    # every model of every run (3 variants x lstm, ridge): 15 pairs, 6 tests against the mean
+    pooled = ft[ft["ticker"] == "pooled"]
+    assert len(pooled[pooled["test"] == "diebold_mariano"]) == 15
+    assert set(pooled.loc[pooled["test"] == "clark_west", "model"]) == {
+        f"{v}/{m}" for v in ("base", "indicators", "relatives") for m in ("lstm", "ridge")
+    }

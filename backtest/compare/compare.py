@@ -5,7 +5,7 @@ them looks good partly by luck. This module reads finished run directories and r
 much of the winner's edge survives that: the probability of backtest overfitting (CSCV), the
 deflated Sharpe ratio of the best configuration, the Sharpe-ratio difference of every
 configuration against equal weight (1/N) with a stationary-bootstrap interval, and
-Diebold-Mariano / Clark-West tests of the variants' forecasts.
+Diebold-Mariano / Clark-West tests of every model of every run (rows ``variant/model``).
 
 :func:`compare_runs` computes (pure, no writing), :func:`write_comparison` writes
 ``comparison.csv``, ``forecast_tests.csv``, ``comparison.md``, ``pbo_logits.csv``,
@@ -25,7 +25,7 @@ import pandas as pd
 from backtest.atomic import atomic_write_text
 from backtest.compare.report import comparison_markdown, forecast_sentences, plot_pbo_logits
 from backtest.compare.result import ComparisonResult
-from backtest.compare.runs import configuration_returns, forecast_panel, run_labels
+from backtest.compare.runs import configuration_returns, model_panels, run_labels
 from backtest.compare.stats import FEW_MONTHS, forecast_tests, sharpe_table
 from backtest.evaluation.overfitting import choose_n_blocks, probability_of_backtest_overfitting
 from backtest.evaluation.snooping import model_confidence_set, pooled_squared_errors
@@ -118,13 +118,12 @@ def compare_runs(
         {"logit": pbo.logits, "is_sharpe": pbo.is_performance, "oos_sharpe": pbo.oos_performance},
         index=pd.RangeIndex(pbo.n_splits, name="split"),
     )
-    panels = {label: forecast_panel(run) for label, run in zip(labels, runs, strict=True)}
     result = ComparisonResult(
         run_dirs=tuple(str(p) for p in run_dirs),
         variants=tuple(labels),
         returns=returns,
         table=table,
-        forecast_tests=forecast_tests(panels),
+        forecast_tests=forecast_tests(model_panels(runs, labels)),
         pbo=pbo.pbo,
         prob_oos_below_median=pbo.prob_oos_below_median,
         prob_oos_loss=pbo.prob_oos_loss,
@@ -213,16 +212,15 @@ def grid_evidence(
     first run's mean-variance on the historical mean; DSR and PBO count all of them as trials;
     the MCS holds every variant's models and the historical mean on their common months.
     """
-    panels = {label: forecast_panel(run) for label, run in zip(labels, runs, strict=True)}
     forecasts, all_models = [], {}
     for label, run in zip(labels, runs, strict=True):
         models = {f"{label}/{m}": f for m, f in run.forecasts.items() if m != "hist_mean"}
         found, _, _ = model_evidence(run.realised, models, run.forecasts["hist_mean"], level, seed)
         forecasts += found
         all_models.update(models)
-    first = panels[labels[0]]
+    first = runs[0]
     losses = pooled_squared_errors(
-        first["realised"], {**all_models, "hist_mean": first["hist_mean"]}
+        first.realised, {**all_models, "hist_mean": first.forecasts["hist_mean"]}
     )
     try:
         mcs = model_confidence_set(losses, level=level, random_state=seed)

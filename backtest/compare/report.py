@@ -20,7 +20,7 @@ __all__ = ["comparison_markdown", "forecast_sentences", "plot_pbo_logits"]
 
 
 def forecast_sentences(res: ComparisonResult) -> list[str]:
-    """Pooled Diebold-Mariano between the variants' forecasts (Clark-West is in the verdict)."""
+    """Pooled Diebold-Mariano between every run's models (Clark-West is in the verdict)."""
     ft = res.forecast_tests
     pooled = ft[ft["ticker"] == "pooled"]
     dm = pooled[pooled["test"] == "diebold_mariano"]
@@ -28,13 +28,13 @@ def forecast_sentences(res: ComparisonResult) -> list[str]:
         return []
     sig = dm[dm["p_value"] < res.alpha]
     pairs = [
-        f"{r.variant if r.statistic > 0 else r.versus} is more accurate than "
-        f"{r.versus if r.statistic > 0 else r.variant} (p = {r.p_value:.3f})"
+        f"{r.model if r.statistic > 0 else r.versus} is more accurate than "
+        f"{r.versus if r.statistic > 0 else r.model} (p = {r.p_value:.3f})"
         for r in sig.itertuples()
     ]
     return [
-        f"Pooled Diebold-Mariano between variants (two-sided, {res.alpha:.0%}): "
-        + ("; ".join(pairs) + "." if pairs else "no pair differs.")
+        f"Pooled Diebold-Mariano between the runs' models (variant/model, two-sided, "
+        f"{res.alpha:.0%}): " + ("; ".join(pairs) + "." if pairs else "no pair differs.")
     ]
 
 
@@ -83,10 +83,11 @@ def comparison_markdown(res: ComparisonResult) -> str:
         "",
         "## Forecast tests",
         "",
-        "A positive statistic means `variant` forecast better than `versus`. Diebold-Mariano "
-        "(HLN-corrected, two-sided) compares the LSTM forecasts of two variants on their common "
-        "months; Clark-West (one-sided) tests each variant's LSTM against the historical mean "
-        "it nests. Pooled rows average the loss differential across tickers per month.",
+        "One row per forecast, named `variant/model`: every model of every run. A positive "
+        "statistic means `model` forecast better than `versus`. Diebold-Mariano "
+        "(HLN-corrected, two-sided) compares two forecasts on their common months, for every "
+        "pair; Clark-West (one-sided) tests each against its run's historical mean, which it "
+        "nests. Pooled rows average the loss differential across tickers per month.",
         "",
         _markdown(ft[ft["ticker"] == "pooled"], 4),
         "",

@@ -22,8 +22,8 @@ class ComparisonResult:
         variant, strategy, role, sharpe, sharpe_diff_vs_1N, ci_low, ci_high, p_value, p_holm,
         dsr, beats_1N, best (see :func:`backtest.compare.stats.sharpe_table`).
     forecast_tests : pandas.DataFrame
-        Diebold-Mariano and Clark-West rows (see
-        :func:`backtest.compare.stats.forecast_tests`).
+        Diebold-Mariano and Clark-West rows of every model of every run, named
+        ``variant/model`` (see :func:`backtest.compare.stats.forecast_tests`).
     pbo, prob_oos_below_median, prob_oos_loss : float
         CSCV probability of backtest overfitting and companions.
     n_blocks : int

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from backtest.portfolio.rebalance import EQUAL_WEIGHT, MARKET, MIN_VARIANCE
-from backtest.reports.run_dir import RunResult
+from backtest.reports.run_dir import BASELINE_MODEL, RunResult
 
-__all__ = ["SHARED", "configuration_returns", "forecast_panel", "run_labels"]
+__all__ = ["SHARED", "configuration_returns", "model_panels", "run_labels"]
 
 BENCHMARKS = (EQUAL_WEIGHT, MIN_VARIANCE, MARKET)
 SHARED = "all"
@@ -38,9 +38,24 @@ def _roles(run: RunResult, strategies) -> dict[str, str]:
     return {s: known.get(s, "benchmark" if s in BENCHMARKS else "strategy") for s in strategies}
 
 
-def forecast_panel(run: RunResult) -> dict[str, pd.DataFrame]:
-    """Frames per model, ``forecast`` (the primary model) and ``realised`` (dates x tickers)."""
-    return {**run.forecasts, "forecast": run.forecasts[run.primary_model], "realised": run.realised}
+def model_panels(runs: list[RunResult], labels: list[str]) -> dict[str, dict[str, pd.DataFrame]]:
+    """Every model of every run, keyed ``label/model``: its forecast, the run's mean, realised.
+
+    Each value holds ``forecast``, ``hist_mean`` and ``realised`` (dates x tickers), the frames
+    :func:`backtest.compare.stats.forecast_tests` takes; the primary model of each run comes
+    first, then its others in the run's order.
+    """
+    panels = {}
+    for label, run in zip(labels, runs, strict=True):
+        primary = run.primary_model
+        names = [primary, *(m for m in run.forecasts if m not in (primary, BASELINE_MODEL))]
+        for model in names:
+            panels[f"{label}/{model}"] = {
+                "forecast": run.forecasts[model],
+                "hist_mean": run.forecasts[BASELINE_MODEL],
+                "realised": run.realised,
+            }
+    return panels
 
 
 def run_labels(runs: list[RunResult]) -> list[str]:

@@ -32,7 +32,7 @@ SHARPE_TABLE_COLUMNS = [
     "sharpe", "sharpe_diff_vs_1N", "ci_low", "ci_high", "p_value", "p_holm", "dsr",
 ]  # fmt: skip
 FORECAST_TEST_COLUMNS = [
-    "test", "variant", "versus", "ticker", "n_months", "statistic", "p_value", "mean_differential",
+    "test", "model", "versus", "ticker", "n_months", "statistic", "p_value", "mean_differential",
 ]  # fmt: skip
 FEW_MONTHS = 36
 """Below this many common months the comparison warns that its statistics are very noisy."""
@@ -161,10 +161,10 @@ def diebold_mariano_differential(differential: np.ndarray):
     return diebold_mariano(np.sqrt(np.maximum(d, 0.0)), np.sqrt(np.maximum(-d, 0.0)))
 
 
-def _row(test: str, variant: str, versus: str, ticker: str, n: int, res) -> list:
+def _row(test: str, model: str, versus: str, ticker: str, n: int, res) -> list:
     if res is None:
-        return [test, variant, versus, ticker, n, np.nan, np.nan, np.nan]
-    return [test, variant, versus, ticker, n, res.statistic, res.p_value, res.mean]
+        return [test, model, versus, ticker, n, np.nan, np.nan, np.nan]
+    return [test, model, versus, ticker, n, res.statistic, res.p_value, res.mean]
 
 
 def _dm_rows(a: str, b: str, panels: Mapping[str, Mapping[str, pd.DataFrame]]) -> list[list]:
@@ -174,7 +174,7 @@ def _dm_rows(a: str, b: str, panels: Mapping[str, Mapping[str, pd.DataFrame]]) -
     err = {
         v: (panels[v]["realised"] - panels[v]["forecast"]).reindex(dates)[tickers] for v in (a, b)
     }
-    # positive differential = variant a's squared error is the smaller
+    # positive differential = model a's squared error is the smaller
     diff = (err[b] ** 2 - err[a] ** 2).to_numpy()
     rows = []
     for j, ticker in enumerate(tickers):
@@ -189,47 +189,49 @@ def _dm_rows(a: str, b: str, panels: Mapping[str, Mapping[str, pd.DataFrame]]) -
     return rows
 
 
-def _cw_rows(variant: str, panel: Mapping[str, pd.DataFrame]) -> list[list]:
+def _cw_rows(model: str, panel: Mapping[str, pd.DataFrame]) -> list[list]:
     r, f, b = (panel[k].to_numpy(dtype=float) for k in ("realised", "forecast", "hist_mean"))
     valid = np.isfinite(r) & np.isfinite(f) & np.isfinite(b)
     rows = []
     for j, ticker in enumerate(panel["realised"].columns):
         m = valid[:, j]
         res = clark_west(r[m, j], f[m, j], b[m, j]) if m.sum() >= 2 else None
-        rows.append(_row(CLARK_WEST, variant, "hist_mean", ticker, int(m.sum()), res))
+        rows.append(_row(CLARK_WEST, model, "hist_mean", ticker, int(m.sum()), res))
     n = int(valid.any(axis=1).sum())
     masked = [np.where(valid, x, np.nan) for x in (r, f, b)]
     res = pooled_clark_west(*masked) if n >= 2 else None
-    rows.append(_row(CLARK_WEST, variant, "hist_mean", POOLED, n, res))
+    rows.append(_row(CLARK_WEST, model, "hist_mean", POOLED, n, res))
     return rows
 
 
 def forecast_tests(panels: Mapping[str, Mapping[str, pd.DataFrame]]) -> pd.DataFrame:
-    """Diebold-Mariano between every pair of runs' primary model, Clark-West of each vs the mean.
+    """Diebold-Mariano between every pair of forecasts, Clark-West of each against its mean.
 
     Parameters
     ----------
     panels : mapping of str to mapping of str to pandas.DataFrame
-        Per variant label, frames "forecast", "hist_mean" and "realised" (dates x tickers, the
-        month forecast; NaN where missing, e.g. the live month's realised value).
+        Per forecast label (``variant/model``: every model of every run, see
+        :func:`backtest.compare.runs.model_panels`), frames "forecast", "hist_mean" and
+        "realised" (dates x tickers, the month forecast; NaN where missing, e.g. the live
+        month's realised value).
 
     Returns
     -------
     pandas.DataFrame
-        Columns test, variant, versus, ticker (one row per ticker, then "pooled"), n_months,
-        statistic, p_value, mean_differential. A positive statistic always means ``variant``
+        Columns test, model (the label), versus (another label, or "hist_mean": the model's
+        own run's historical mean), ticker (one row per ticker, then "pooled"), n_months,
+        statistic, p_value, mean_differential. A positive statistic always means ``model``
         forecast better than ``versus``. Too few months give NaN.
 
     Notes
     -----
     Diebold-Mariano (horizon 1, Harvey-Leybourne-Newbold correction, two-sided p-value from
-    t with T-1 df) on ``d_t = e_versus,t^2 - e_variant,t^2`` over the months both variants
-    forecast. Pooled: ``d_t`` averaged over the tickers available at t, then the same test
-    on that one series, as :func:`~backtest.evaluation.forecasts.pooled_clark_west` does;
-    stacking all
+    t with T-1 df) on ``d_t = e_versus,t^2 - e_model,t^2`` over the months both forecast.
+    Pooled: ``d_t`` averaged over the tickers available at t, then the same test on that one
+    series, as :func:`~backtest.evaluation.forecasts.pooled_clark_west` does; stacking all
     (month, ticker) pairs would treat one month's correlated errors as independent evidence.
     Clark-West (one-sided, H1: the model beats the historical mean it nests) over each
-    variant's own forecast months, per ticker and pooled the same way.
+    model's own forecast months, per ticker and pooled the same way.
 
     References
     ----------
@@ -242,7 +244,7 @@ def forecast_tests(panels: Mapping[str, Mapping[str, pd.DataFrame]]) -> pd.DataF
     rows: list[list] = []
     for a, b in combinations(list(panels), 2):
         rows += _dm_rows(a, b, panels)
-    for variant, panel in panels.items():
-        rows += _cw_rows(variant, panel)
+    for model, panel in panels.items():
+        rows += _cw_rows(model, panel)
     table = pd.DataFrame(rows, columns=FORECAST_TEST_COLUMNS)
     return table.astype({"n_months": int})
