@@ -156,6 +156,44 @@ def test_summarise_aggregates_rates_and_paired_differences():
     assert out.loc["skill", "intensity"] == pytest.approx(0.5)
 
 
+def test_the_power_curve_draws_every_model_of_the_study(tmp_path):
+    import matplotlib as mpl
+
+    from backtest.reports.charts.style import STYLE
+    from backtest.study.charts import plot_power_curve, power_curve_figure
+
+    # 2 signals x 4 paths; rejections chosen so each model's rate is known by hand
+    rejects = {"ridge": [[1, 0, 0, 0], [1, 1, 1, 1]], "zero": [[0, 0, 0, 0], [1, 0, 1, 0]]}
+    rows = [
+        {"signal": sig, "path": k, "model": m, "r2_os": 0.01 * (k + j) - 0.02 * (m == "zero"),
+         "cw_reject": bool(rejects[m][j][k])}
+        for m in rejects for j, sig in enumerate((0.0, 0.1)) for k in range(4)
+    ]  # fmt: skip
+    models = pd.DataFrame(rows)
+    paths = models[models.model == "ridge"].assign(
+        cw_ticker_reject=0.5, oracle_cw_reject=True, oracle_r2_os=0.05
+    )
+    with mpl.rc_context(STYLE):
+        fig = power_curve_figure(paths, "ridge", models)
+    left, right = fig.axes[:2]
+    # errorbar() labels its container; the container's first line holds the plotted values
+    lines = {c.get_label(): c.lines[0] for c in left.containers}
+    np.testing.assert_allclose(lines["ridge, pooled test"].get_ydata(), [0.25, 1.0])
+    np.testing.assert_allclose(lines["zero, pooled test"].get_ydata(), [0.0, 0.5])
+    assert "ridge, per-ticker tests (average)" in lines  # the primary's only
+    assert any(label.startswith("oracle (infeasible") for label in lines)
+    assert len(left.containers) == 4  # two models, the per-ticker line, the oracle
+    means = {c.get_label(): np.asarray(c.lines[0].get_ydata(), float) for c in right.containers}
+    np.testing.assert_allclose(means["zero, mean +/- sd"], [0.015 - 0.02, 0.025 - 0.02])
+    np.testing.assert_allclose(means["ridge, mean +/- sd"], [0.015, 0.025])
+    # one model: the legends name it alone (no line of another model)
+    with mpl.rc_context(STYLE):
+        single = power_curve_figure(paths, "ridge")
+    labels = [c.get_label() for c in single.axes[0].containers]
+    assert "ridge, pooled test" in labels and not any(lab.startswith("zero") for lab in labels)
+    assert plot_power_curve(paths, tmp_path / "p.png", "ridge", models).is_file()
+
+
 def test_james_stein_mu_error_is_no_worse_than_the_historical_mean(
     small_model, fast_config, tmp_path
 ):

@@ -18,7 +18,13 @@ from matplotlib.figure import Figure
 from backtest.reports.charts.style import STYLE, save_figure, strategy_colors
 from backtest.study.evaluate import SIGNIFICANCE
 
-__all__ = ["plot_mu_error", "plot_power_curve", "plot_sharpe_gap", "signal_label"]
+__all__ = [
+    "plot_mu_error",
+    "plot_power_curve",
+    "plot_sharpe_gap",
+    "power_curve_figure",
+    "signal_label",
+]
 
 _SIZE = (11.0, 4.6)
 _REFERENCE = {"color": "#4d4d4d", "linestyle": "--", "linewidth": 1.3, "zorder": 2}
@@ -63,59 +69,96 @@ def _strategy_lines(
         )  # fmt: skip
 
 
-def plot_power_curve(paths: pd.DataFrame, path: str | Path, model: str = "LSTM") -> Path:
+_MODEL_COLORS = ("#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442")
+"""Okabe-Ito colours, one per model in the study's order (the primary first)."""
+
+
+def _model_scores(paths: pd.DataFrame, model: str, models: pd.DataFrame | None) -> pd.DataFrame:
+    """(signal, path, model, r2_os, cw_reject) of every model; the primary's from ``paths``."""
+    if models is not None and models["model"].nunique() > 1:
+        return models[["signal", "path", "model", "r2_os", "cw_reject"]]
+    return _per_signal(paths)[["signal", "path", "r2_os", "cw_reject"]].assign(model=model)
+
+
+def plot_power_curve(
+    paths: pd.DataFrame, path: str | Path, model: str = "LSTM", models: pd.DataFrame | None = None
+) -> Path:
     """Clark-West rejection rates (left) and out-of-sample R2 (right) against signal strength.
 
     Parameters
     ----------
     paths : DataFrame
         The study's per-path rows (:func:`backtest.study.evaluate.evaluate_path` columns plus
-        ``signal`` and ``path``).
+        ``signal`` and ``path``): the primary model's scores and the oracle's.
     path : str or Path
         Where to save the PNG.
     model : str, default "LSTM"
-        The forecaster the rows score (the study's primary model), for the legends.
+        The primary model (the one ``paths`` scores), for the legends.
+    models : DataFrame, optional
+        Every model's rows (:func:`backtest.study.evaluate.evaluate_models` plus ``signal``
+        and ``path``); with more than one model, each gets its own line in both panels.
     """
-    per = _per_signal(paths)
-    signals = np.sort(per["signal"].unique())
     with mpl.rc_context(STYLE):
-        fig = Figure(figsize=_SIZE)
-        left, right = fig.subplots(1, 2)
-        _power_panel(left, per, signals, model)
-        _accuracy_panel(right, per, signals, model)
-        for ax in (left, right):
-            _signal_axis(ax, signals)
-        fig.suptitle("Can the engine detect a planted signal?")
-        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.86, wspace=0.22)
-        return save_figure(fig, path)
+        return save_figure(power_curve_figure(paths, model, models), path)
 
 
-def _power_panel(ax: Axes, per: pd.DataFrame, signals: np.ndarray, model: str) -> None:
-    """Share of paths whose Clark-West test rejects, with Wilson intervals."""
-    grouped = per.groupby("signal")
-    n = grouped["path"].count().reindex(signals).to_numpy()
+def power_curve_figure(
+    paths: pd.DataFrame, model: str = "LSTM", models: pd.DataFrame | None = None
+) -> Figure:
+    """The figure :func:`plot_power_curve` saves (call it inside ``rc_context(STYLE)``)."""
+    per = _per_signal(paths)
+    scores = _model_scores(paths, model, models)
+    signals = np.sort(per["signal"].unique())
+    names = list(dict.fromkeys(scores["model"]))
+    colors = {m: _MODEL_COLORS[i % len(_MODEL_COLORS)] for i, m in enumerate(names)}
+    fig = Figure(figsize=_SIZE)
+    left, right = fig.subplots(1, 2)
+    _power_panel(left, per, scores, signals, model, colors)
+    _accuracy_panel(right, per, scores, signals, colors)
+    for ax in (left, right):
+        _signal_axis(ax, signals)
+    fig.suptitle("Can the engine detect a planted signal?")
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.86, wspace=0.22)
+    return fig
+
+
+def _offsets(n: int, width: float = 0.16) -> np.ndarray:
+    return np.linspace(-width / 2, width / 2, n) if n > 1 else np.zeros(1)
+
+
+def _power_panel(
+    ax: Axes,
+    per: pd.DataFrame,
+    scores: pd.DataFrame,
+    signals: np.ndarray,
+    model: str,
+    colors: dict[str, str],
+) -> None:
+    """Share of paths whose Clark-West test rejects, per model, with Wilson intervals."""
     x = np.arange(len(signals))
-    for column, label, dx, style in (
-        ("cw_reject", f"{model}, pooled test", -0.05, {"color": "#0072B2", "marker": "o"}),
-        (
-            "cw_ticker_reject",
-            f"{model}, per-ticker tests (average)",
-            0.0,
-            {"color": "#D55E00", "marker": "s"},
-        ),
-        (
-            "oracle_cw_reject",
-            "oracle (infeasible: knows the signal), pooled",
-            0.05,
-            {**_REFERENCE, "color": "#8c8c8c", "marker": "^"},
-        ),
-    ):
+    names = list(colors)
+    dxs = _offsets(len(names) + 2)
+    lines = [
+        (scores[scores["model"] == m], "cw_reject", f"{m}, pooled test", dx,
+         {"color": colors[m], "marker": "o"})
+        for m, dx in zip(names, dxs[: len(names)], strict=True)
+    ]  # fmt: skip
+    lines += [
+        (per, "cw_ticker_reject", f"{model}, per-ticker tests (average)", dxs[-2],
+         {"color": "#D55E00", "marker": "s"}),
+        (per, "oracle_cw_reject", "oracle (infeasible: knows the signal), pooled", dxs[-1],
+         {**_REFERENCE, "color": "#8c8c8c", "marker": "^"}),
+    ]  # fmt: skip
+    for frame, column, label, dx, style in lines:
+        grouped = frame.groupby("signal")
+        n = grouped["path"].count().reindex(signals).to_numpy()
         rate = grouped[column].mean().reindex(signals).to_numpy(dtype=float)
         lo, hi = _wilson(rate, n) if column != "cw_ticker_reject" else (None, None)
         ax.errorbar(
             x + dx, rate, yerr=None if lo is None else np.vstack([lo, hi]), capsize=2,
             elinewidth=0.8, markersize=5, label=label, **{"linewidth": 1.6, **style},
         )  # fmt: skip
+    n = per.groupby("signal")["path"].count().reindex(signals).to_numpy()
     ax.axhline(SIGNIFICANCE, color="#b3b3b3", linestyle=":", linewidth=1.2, zorder=1)
     ax.annotate(
         f"nominal {SIGNIFICANCE:.0%}",
@@ -136,37 +179,29 @@ def _power_panel(ax: Axes, per: pd.DataFrame, signals: np.ndarray, model: str) -
     ax.legend(loc="upper left", frameon=False)
 
 
-def _accuracy_panel(ax: Axes, per: pd.DataFrame, signals: np.ndarray, model: str) -> None:
-    """Each path's pooled R2_OS, their mean and sd, the oracle's and the population R2."""
-    grouped = per.groupby("signal")
+def _accuracy_panel(
+    ax: Axes, per: pd.DataFrame, scores: pd.DataFrame, signals: np.ndarray, colors: dict[str, str]
+) -> None:
+    """Each path's pooled R2_OS per model, their mean and sd, the oracle's and the population R2."""
     x = np.arange(len(signals))
-    for i, s in enumerate(signals):
-        values = per.loc[per["signal"] == s, "r2_os"].to_numpy()
-        jitter = np.linspace(-0.08, 0.08, len(values)) if len(values) > 1 else [0.0]
-        ax.scatter(
-            i + np.asarray(jitter),
-            values,
-            s=10,
-            color="#0072B2",
-            alpha=0.35,
-            zorder=2,
-            label=f"{model}, one path" if i == 0 else None,
-        )
-    mean, sd = grouped["r2_os"].mean().reindex(signals), grouped["r2_os"].std()
-    ax.errorbar(
-        x,
-        mean,
-        yerr=sd.reindex(signals).fillna(0),
-        color="#0072B2",
-        marker="o",
-        capsize=3,
-        linewidth=1.6,
-        label=f"{model}, mean +/- sd",
-        zorder=3,
-    )
+    for (name, color), dx in zip(colors.items(), _offsets(len(colors), 0.3), strict=True):
+        own = scores[scores["model"] == name]
+        for i, s in enumerate(signals):
+            values = own.loc[own["signal"] == s, "r2_os"].to_numpy()
+            jitter = np.linspace(-0.04, 0.04, len(values)) if len(values) > 1 else [0.0]
+            ax.scatter(
+                i + dx + np.asarray(jitter), values, s=10, color=color, alpha=0.35, zorder=2,
+                label=f"{name}, one path" if i == 0 else None,
+            )  # fmt: skip
+        grouped = own.groupby("signal")["r2_os"]
+        ax.errorbar(
+            x + dx, grouped.mean().reindex(signals), yerr=grouped.std().reindex(signals).fillna(0),
+            color=color, marker="o", capsize=3, linewidth=1.6, label=f"{name}, mean +/- sd",
+            zorder=3,
+        )  # fmt: skip
     ax.plot(
         x,
-        grouped["oracle_r2_os"].mean().reindex(signals),
+        per.groupby("signal")["oracle_r2_os"].mean().reindex(signals),
         marker="^",
         label="oracle (infeasible: knows the signal)",
         **_REFERENCE,
@@ -175,7 +210,7 @@ def _accuracy_panel(ax: Axes, per: pd.DataFrame, signals: np.ndarray, model: str
     ax.axhline(0, color="black", linewidth=0.8, zorder=1)
     ax.set_ylabel("pooled out-of-sample R2 vs historical mean")
     ax.set_title("Forecast accuracy (R2_OS, Campbell-Thompson)")
-    ax.legend(loc="upper left", frameon=False)
+    ax.legend(loc="upper left", frameon=False, fontsize=7 if len(colors) > 1 else None)
 
 
 def plot_mu_error(summary: pd.DataFrame, path: str | Path) -> Path:

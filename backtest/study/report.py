@@ -287,7 +287,9 @@ def write_study_outputs(result: StudyResult, out: Path, source: str) -> list[Pat
     atomic_write_text(out / "study_config.json", json.dumps(payload, indent=2, default=str))
     written += [out / "study.md", out / "study_config.json"]
     written.append(
-        plot_power_curve(result.paths, out / "power_curve.png", result.config.models.names[0])
+        plot_power_curve(
+            result.paths, out / "power_curve.png", result.config.models.names[0], result.models
+        )
     )
     written.append(plot_mu_error(result.summary, out / "mu_error.png"))
     written.append(plot_sharpe_gap(result.summary, out / "sharpe_gap.png"))
