@@ -39,9 +39,9 @@ class MarketView:
         Monthly log returns of the training window, up to and including month ``t``.
         At least two periods are required (strategies estimate a covariance from them).
     forecast : ndarray of shape (n_assets,)
-        The LSTM's forecast of month ``t+1``'s log return.
+        The model's forecast of month ``t+1``'s log return.
     past_forecasts : ndarray of shape (n_past, n_assets)
-        LSTM forecasts for earlier months whose realised return is known at ``t``
+        The model's forecasts for earlier months whose realised return is known at ``t``
         (target month ``<= t``), oldest first. ``n_past`` may be 0.
     past_benchmarks : ndarray of shape (n_past, n_assets)
         Historical-mean forecasts for those same months.

@@ -252,6 +252,19 @@ def test_terminal_table_names_the_month_and_sums_weights(result_and_data):
     assert "LSTM path" not in text  # one-step forecast: no path table
 
 
+def test_terminal_table_shows_each_models_raw_forecast_once(rng, tmp_path):
+    config, prices = _config(models=["lstm", "ridge"]), _prices(rng)
+    result = forecast_next(config, prices, WindowStore(tmp_path), FakeRunner(), STRATEGIES)
+    assert {"forecast", "forecast@ridge", "skill@ridge"} <= set(result.recommendation.mu.columns)
+    lines = format_forecast(result).splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("Expected return"))
+    header = lines[at + 1].split()
+    # the raw forecasts appear as the models' columns, not again as strategies
+    assert header[:4] == ["lstm", "ridge", "hist", "mean"]
+    assert "forecast" not in header and "forecast@ridge" not in header
+    assert {"skill", "skill@ridge", "black_litterman@ridge"} <= set(header)
+
+
 @pytest.mark.slow
 def test_real_data_forecast_uses_no_month_after_its_cutoff(real_prices, tmp_path):
     source = real_prices.path

@@ -17,7 +17,8 @@ from strategies import StrategyName
 
 __all__ = ["format_forecast", "write_forecast"]
 
-# Strategies that are the raw inputs themselves: shown once, as the forecast and the mean.
+# Strategies that are the raw inputs themselves (on any model: forecast@ridge is ridge's
+# forecast): shown once, as the models' forecasts and the mean.
 _RAW = (StrategyName.HIST_MEAN.value, StrategyName.FORECAST.value)
 
 
@@ -110,7 +111,7 @@ def format_forecast(result: LiveForecast) -> str:
             path.to_string(float_format=_pct),
         ]
     expected = pd.concat([result.forecasts, rec.hist_mean.rename("hist mean")], axis=1).join(
-        rec.mu.drop(columns=list(_RAW), errors="ignore")
+        rec.mu.drop(columns=[c for c in rec.mu.columns if c.split("@")[0] in _RAW])
     )
     weights = rec.weights.copy()
     weights.loc["sum"] = weights.sum()

@@ -105,7 +105,7 @@ def evaluate_path(
     -------
     DataFrame
         One row per strategy. Path-level columns (equal on every row): ``n_months`` forecast
-        months; ``r2_os`` pooled out-of-sample R2 of the LSTM against the historical mean and
+        months; ``r2_os`` pooled out-of-sample R2 of the primary model against the mean and
         ``oracle_r2_os`` the same for the *known-signal* forecast, historical mean plus the true
         predictable part ``B (x_{t-1} - m_x)`` (what a forecaster that found the signal exactly
         would score on this path); ``cw_p`` the pooled Clark-West p-value, ``cw_reject``
