@@ -7,8 +7,6 @@ the other: an independent implementation (Keras layers and Keras' Adam) of the s
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pytest
 
@@ -41,15 +39,6 @@ def _data(n=40, lookback=4, n_features=3, n_outputs=2):
     X = rng.standard_normal((n, lookback, n_features)).astype(np.float32)
     y = (0.3 * X[:, -1, :n_outputs] + rng.standard_normal((n, n_outputs))).astype(np.float32)
     return X, y
-
-
-def _member_forecasts(model, X):
-    members = []
-    for weights in model.weights_:
-        single = copy.copy(model)
-        single.weights_ = [weights]
-        members.append(single.predict(X))
-    return np.array(members)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +76,7 @@ def test_stacked_members_stop_where_separate_fits_stop(fits):
 
 def test_stacked_members_forecast_what_separate_fits_forecast(fits):
     stacked, separate, X = fits
-    mine, ref = _member_forecasts(stacked, X[32:]), _member_forecasts(separate, X[32:])
+    mine, ref = stacked.member_predictions(X[32:]), separate.member_predictions(X[32:])
     np.testing.assert_allclose(mine, ref, rtol=0, atol=ATOL)
     assert np.min(np.ptp(ref, axis=0)) > 100 * ATOL  # a swap of members would show
     np.testing.assert_allclose(stacked.predict(X[32:]), ref.mean(axis=0), rtol=0, atol=ATOL)
