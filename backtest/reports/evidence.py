@@ -17,8 +17,7 @@ import pandas as pd
 from backtest.engine.panel import ForecastPanel
 from backtest.evaluation.deflation import DeflatedBest, deflated_best
 from backtest.evaluation.economic import EconomicValue, economic_value
-from backtest.evaluation.forecasts import forecast_metrics
-from backtest.evaluation.models import holm
+from backtest.evaluation.models import holm, model_metrics
 from backtest.evaluation.overfitting import PBOInterval, pbo_interval
 from backtest.evaluation.sharpe_tests import SharpeDifferenceTest, sharpe_difference_test
 from backtest.evaluation.snooping import (
@@ -96,10 +95,11 @@ def model_evidence(
     few months) and each model's metrics table with a ``cw_p_holm`` column.
     """
     out, tables = [], {}
-    for model, frame in forecasts.items():
-        table = forecast_metrics(realised, frame, hist_mean)
+    # The same table forecast_metrics.csv holds (Holm over each model's tickers).
+    metrics = model_metrics(realised, forecasts, hist_mean)
+    for model in forecasts:
+        table = metrics[metrics["model"] == model].drop(columns="model").set_index("ticker")
         tickers = table.drop(index="pooled")
-        table["cw_p_holm"] = holm(tickers["cw_p"]).reindex(table.index)
         tables[model] = table
         rejected = tuple(t for t in tickers.index if table.loc[t, "cw_p_holm"] < level)
         pooled = table.loc["pooled"]
