@@ -47,6 +47,13 @@ class StackedNetwork:
         self._m = [tf.Variable(tf.zeros_like(v)) for v in self.variables]
         self._v = [tf.Variable(tf.zeros_like(v)) for v in self.variables]
         self._lr = tf.Variable(tf.zeros((k,)))
+        # Each kernel's transpose, kept in step with it: the backward pass multiplies by
+        # it (see _matmul). A transpose made inside the graph would be folded back into an
+        # ``adjoint_b`` matmul by Grappler, about 2.5x slower on CPU at these sizes.
+        self._transposed = [
+            tf.Variable(tf.zeros((k, s[1], s[0]))) if len(s) == 2 else None
+            for _, s in self.weight_shapes
+        ]
         self._fit_graph = tf.function(self._fit_loop)
 
     def set_weights(self, members: list[list[np.ndarray]]) -> None:
@@ -55,6 +62,12 @@ class StackedNetwork:
             raise ValueError(f"expected {self.n_members} members' weights, got {len(members)}")
         for i, v in enumerate(self.variables):
             v.assign(np.stack([w[i] for w in members]))
+        self._sync_transposed()
+
+    def _sync_transposed(self) -> None:
+        for v, t in zip(self.variables, self._transposed, strict=True):
+            if t is not None:
+                t.assign(self._tf.transpose(v, (0, 2, 1)))
 
     def get_weights(self) -> list[list[np.ndarray]]:
         """Copy each member's weights out, one ``Network``-ordered list per member."""
@@ -68,11 +81,15 @@ class StackedNetwork:
         k = self.n_members
         n_lstm = len(spec.units)
         weights = [v.read_value() for v in self.variables]
-        matmul = _matmul_with(tf)
+        transposed = {i: t.read_value() for i, t in enumerate(self._transposed) if t is not None}
+
+        def matmul(a, i):
+            return _matmul(tf, a, weights[i], transposed[i])
+
         # Inputs (n_rows, lookback, n_features) are the same for every member.
         h = tf.broadcast_to(x[None], (k, *x.shape))
         for layer in range(n_lstm):
-            kernel, recurrent, bias = weights[3 * layer : 3 * layer + 3]
+            kernel, bias = weights[3 * layer], weights[3 * layer + 2]
             units = spec.units[layer]
             # Keras' fused LSTM cell (implementation 2), gates i, f, c, o, zero start.
             state = tf.zeros((k, x.shape[0], units))
@@ -83,11 +100,14 @@ class StackedNetwork:
             n_in = h.shape[-1]
             flat = tf.reshape(h, (k, -1, n_in))
             # The first layer's inputs are data: no gradient to pass back to them.
-            projected = tf.matmul(flat, kernel) if layer == 0 else matmul(flat, kernel)
+            if layer == 0:
+                projected = tf.matmul(flat, kernel)
+            else:
+                projected = matmul(flat, 3 * layer)
             projected = tf.reshape(projected, (k, x.shape[0], spec.lookback, 4 * units))
             # Unstacked, not sliced: a slice's gradient is a full-size tensor per step.
             for projected_t in tf.unstack(projected, axis=2):
-                z = projected_t + matmul(state, recurrent)
+                z = projected_t + matmul(state, 3 * layer + 1)
                 z = z + bias[:, None]
                 z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
                 carry = tf.sigmoid(z_f) * carry + tf.sigmoid(z_i) * tf.tanh(z_c)
@@ -108,8 +128,8 @@ class StackedNetwork:
                 )
                 h = tf.where(keep, h / (1.0 - spec.dropout), 0.0)
         i = 3 * n_lstm
-        h = tf.nn.relu(matmul(h, weights[i]) + weights[i + 1][:, None])
-        return matmul(h, weights[i + 2]) + weights[i + 3][:, None]
+        h = tf.nn.relu(matmul(h, i) + weights[i + 1][:, None])
+        return matmul(h, i + 2) + weights[i + 3][:, None]
 
     def fit(
         self,
@@ -174,6 +194,7 @@ class StackedNetwork:
             v.assign(tf.where(on, v_new, v))
             delta = m_new * tf.reshape(alpha, shape) / (tf.sqrt(v_new) + _EPSILON)
             var.assign(tf.where(on, var - delta, var))
+        self._sync_transposed()
 
     def _fit_loop(self, xb, yb, mb, n_batches, xv, yv, mv, seeds):
         tf = self._tf
@@ -231,35 +252,26 @@ class StackedNetwork:
                 break
         for keep, v in zip(self._best, self.variables, strict=True):
             v.assign(keep)
+        self._sync_transposed()
         return best_val, best_epoch, epochs_run
 
 
-def _matmul_with(tf):
-    """Batched ``a @ w`` whose input gradient multiplies by ``w``'s transpose made once.
+def _matmul(tf, a, w, w_t):
+    """Batched ``a @ w`` whose input gradient is ``dy @ w_t``, ``w_t`` being ``w``'s transpose.
 
-    TensorFlow's own gradient of a batched matmul computes ``dy @ w^T`` with
-    ``adjoint_b=True``, which on CPU costs about 2.5x a plain batched matmul of the same
-    size and, in the unrolled recurrence, runs at every time step. Transposing each
-    weight once per forward pass and multiplying by it is the same product.
+    TensorFlow's own gradient computes ``dy @ w^T`` as a batched matmul with
+    ``adjoint_b=True``, which on CPU costs about 2.5x a plain one of the same size and,
+    in the unrolled recurrence, runs at every time step. Same product, same values.
     """
-    transposed: dict[int, object] = {}
 
-    def matmul(a, w):
-        key = id(w)
-        if key not in transposed:
-            transposed[key] = (w, tf.transpose(w, (0, 2, 1)))
-        w_t = transposed[key][1]
+    @tf.custom_gradient
+    def product(a, w):
+        def grad(dy):
+            return tf.matmul(dy, w_t), tf.matmul(a, dy, adjoint_a=True)
 
-        @tf.custom_gradient
-        def product(a, w):
-            def grad(dy):
-                return tf.matmul(dy, w_t), tf.matmul(a, dy, adjoint_a=True)
+        return tf.matmul(a, w), grad
 
-            return tf.matmul(a, w), grad
-
-        return product(a, w)
-
-    return matmul
+    return product(a, w)
 
 
 _STACKS: dict[tuple[NetworkSpec, int], StackedNetwork] = {}
