@@ -14,6 +14,12 @@ Usage::
     python scripts/mutation.py --list
     python scripts/mutation.py backtest/features.py [--children 1] [--work-dir DIR]
     python scripts/mutation.py backtest/features.py --survivors   # diffs of survivors
+    python scripts/mutation.py backtest/features.py --rerun-survivors  # after adding tests
+
+``--rerun-survivors`` refreshes the scratch copy's tests from the worktree and runs mutmut
+on the last run's survivors only: adding tests cannot revive a killed mutant, so this gives
+the score of a full run in a fraction of its time (run in full after changing the module or
+its existing tests).
 """
 
 from __future__ import annotations
@@ -49,7 +55,11 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "tests/test_inference.py",  # choose_n_blocks, pbo_interval
     ),
     "backtest/engine/store.py": ("tests/test_engine.py", "tests/test_gaps_store.py"),
-    "backtest/engine/walkforward.py": ("tests/test_engine.py", "tests/test_gaps_engine.py"),
+    "backtest/engine/walkforward.py": (
+        "tests/test_engine.py",
+        "tests/test_gaps_engine.py",
+        "tests/test_baseline_window.py",  # history_window, baseline
+    ),
     "strategies/shrinkage.py": ("tests/test_shrinkage.py", "tests/test_gaps_strategies.py"),
     "strategies/bayesian.py": ("tests/test_shrinkage.py", "tests/test_gaps_strategies.py"),
     "strategies/allocation.py": ("tests/test_allocation.py", "tests/test_gaps_allocation.py"),
@@ -118,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, help="scratch directory (default /tmp)")
     parser.add_argument("--survivors", action="store_true", help="print surviving diffs")
     parser.add_argument("--reuse", action="store_true", help="reuse the last scratch copy")
+    parser.add_argument(
+        "--rerun-survivors",
+        action="store_true",
+        help="refresh the scratch copy's tests and re-test the last run's survivors only",
+    )
     args = parser.parse_args(argv)
     if args.list or not args.module:
         for module, tests in TARGETS.items():
@@ -127,10 +142,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown module {args.module!r}; see --list")
     name = args.module.removesuffix(".py").replace("/", ".")
     work = args.work_dir or Path("/tmp") / f"mutation-{name}"
-    if not args.reuse:
+    rerun: list[str] = []
+    if args.rerun_survivors:
+        rerun = [m for m, s in _results(work).items() if s == "survived"]
+        shutil.rmtree(work / "tests")
+        shutil.copytree(
+            ROOT / "tests", work / "tests", ignore=shutil.ignore_patterns("__pycache__")
+        )
+    elif not args.reuse:
         _scratch(args.module, TARGETS[args.module], work)
     command = ["nice", "-n", "15", sys.executable, "-m", "mutmut", "run"]
-    command += ["--max-children", str(args.children)]
+    command += ["--max-children", str(args.children), *rerun]
     with open(work / "mutmut.log", "w") as log:  # mutmut's progress spinner
         subprocess.run(command, cwd=work, stdout=log, stderr=subprocess.STDOUT, check=False)
     statuses = _results(work)

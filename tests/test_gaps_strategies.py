@@ -245,11 +245,11 @@ def test_black_litterman_with_an_explicit_tau():
 
 
 def test_black_litterman_window_uses_only_the_last_months():
-    # 12 old months with the forecast 0.05 off everywhere, then the 12 months of _record:
-    # with window=12 Omega sees only the recent errors c_i (the hand gain of the test above
-    # with tau = 1/T); with all 24 the MSE is (0.05^2 + c^2) / 2.
+    # 12 old months with the forecast 0.05 and the benchmark 0.03 off everywhere, then the 12
+    # months of _record: with window=12 Omega sees only the recent errors c_i (the hand gain
+    # above, tau = 1/T); with all 24 the excess MSE is (0.05^2 + c^2) / 2 - 0.03^2 / 2.
     recent, c = _record()
-    old = {"f": recent["f"] * 0 + 0.05, "b": recent["b"], "r": recent["r"]}
+    old = {"f": recent["r"] + 0.05, "b": recent["r"] + 0.03, "r": recent["r"]}
     past = {k: np.vstack([old[k], recent[k]]) for k in recent}
     tau_sigma2 = SIGMA2 / T
     windowed = BlackLitterman(window=12).fit(_view(past))
@@ -257,8 +257,9 @@ def test_black_litterman_window_uses_only_the_last_months():
     np.testing.assert_allclose(windowed.intensity_, gain, rtol=1e-12)
     np.testing.assert_allclose(windowed.omega_, c**2 + tau_sigma2, rtol=1e-12)
     everything = BlackLitterman().fit(_view(past))
-    gain_all = tau_sigma2 / (2 * tau_sigma2 + (0.05**2 + c**2) / 2)
-    np.testing.assert_allclose(everything.intensity_, gain_all, rtol=1e-12)
+    excess = (0.05**2 + c**2) / 2 - 0.03**2 / 2
+    np.testing.assert_allclose(everything.intensity_, tau_sigma2 / (2 * tau_sigma2 + excess),
+                               rtol=1e-12)  # fmt: skip
 
 
 def test_black_litterman_before_a_record_has_no_omega_and_a_zero_gain():
