@@ -102,7 +102,9 @@ def _check_moments(
         )
     if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(cov))):
         raise ValueError(f"{_where(label)}`mu` and `cov` must be finite; got NaN or inf")
-    if not np.allclose(cov, cov.T, rtol=1e-8, atol=1e-12):
+    # np.allclose's own test, written out: allclose costs ~4x more than the check itself
+    # (its generic NaN and broadcasting handling), i.e. more than a 7-asset DAQP solve.
+    if not (np.abs(cov - cov.T) <= 1e-12 + 1e-8 * np.abs(cov.T)).all():
         raise ValueError(f"{_where(label)}`cov` must be symmetric; pass a covariance matrix")
     return mu, (cov + cov.T) / 2.0
 
