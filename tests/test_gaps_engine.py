@@ -9,6 +9,7 @@ ending at the origin, counted on the price index itself.
 from __future__ import annotations
 
 import dataclasses
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -17,8 +18,19 @@ import pytest
 from backtest.config import ModelConfig, config_from_mapping
 from backtest.engine import walkforward
 from backtest.engine.store import WindowStore
-from backtest.engine.walkforward import assemble, plan_jobs, prepare, run_jobs
+from backtest.engine.walkforward import (
+    MEMBERS,
+    WindowJob,
+    assemble,
+    fit_window,
+    plan_jobs,
+    prepare,
+    run_jobs,
+    walk_forward,
+)
 from backtest.features import Variant
+from models.base import Forecaster
+from models.registry import ModelSpec
 
 TINY = ModelConfig(units=(4, 2), dense_units=4, epochs=3, lookback=6)
 
@@ -219,3 +231,143 @@ def test_adding_a_model_reuses_the_windows_of_the_models_already_fitted(tmp_path
     both = _jobs(_config(models=["zero", "lstm"]), prices)
     _, n_cached = run_jobs(both, store, runner)
     assert n_cached == len(alone) and runner.fitted == len(both)
+
+
+# --- What the mutation run of backtest/engine/walkforward.py found unchecked ----------------
+
+
+def _job(name="ols", seed=7, n_train=20, n_test=3):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(n_train + n_test, 6, 4))
+    y = X[:, -1, :3] @ np.array([[0.5, 0, 0], [0, -0.2, 0], [0, 0, 0.1]]) + 0.01
+    y = y + 0.01 * rng.normal(size=y.shape)
+    return WindowJob("k", X[:n_train], y[:n_train], X[n_train:], ModelSpec.of(name), seed)
+
+
+def test_fit_window_fits_the_built_model_on_the_window_and_forecasts_its_test_rows(monkeypatch):
+    built = []
+    real_build = walkforward.build
+
+    def spy(spec, random_state=None):
+        built.append((spec, random_state))
+        return real_build(spec, random_state=random_state)
+
+    monkeypatch.setattr(walkforward, "build", spy)
+    job = _job()
+    output = fit_window(job)
+    assert built == [(job.model, 7)]  # the job's model, seeded with the job's seed
+    # OLS with an intercept on the last month's features, by least squares.
+    design = np.column_stack([np.ones(len(job.X_train)), job.X_train[:, -1, :]])
+    beta = np.linalg.lstsq(design, job.y_train, rcond=None)[0]
+    expected = np.column_stack([np.ones(len(job.X_test)), job.X_test[:, -1, :]]) @ beta
+    assert set(output) == {"forecast"}  # one member: no member forecasts kept
+    assert output["forecast"].dtype == np.float64
+    np.testing.assert_allclose(output["forecast"], expected, atol=1e-12)
+
+
+class _TwoMembers(Forecaster):
+    """An 'ensemble' of two members at the training mean -/+ 1, with one diagnostic."""
+
+    def fit(self, X, y):
+        self.mean_ = np.asarray(y).mean(axis=0)
+        return self
+
+    def predict(self, X):
+        return np.tile(self.mean_, (len(X), 1))
+
+    def member_predictions(self, X):
+        return np.stack([self.predict(X) - 1.0, self.predict(X) + 1.0])
+
+    def diagnostics(self):
+        return {"epochs_run": np.array([3.0, 5.0])}
+
+
+def test_fit_window_keeps_an_ensembles_members_and_diagnostics(monkeypatch):
+    monkeypatch.setattr(walkforward, "build", lambda spec, random_state=None: _TwoMembers())
+    job = _job()
+    output = fit_window(job)
+    mean = np.tile(job.y_train.mean(axis=0), (3, 1))
+    np.testing.assert_allclose(output["forecast"], mean)
+    np.testing.assert_allclose(output[MEMBERS], np.stack([mean - 1.0, mean + 1.0]))
+    np.testing.assert_array_equal(output["epochs_run"], [3.0, 5.0])
+
+
+def test_diagnostics_table_names_shared_extras_by_model():
+    splits = [SimpleNamespace(train=np.arange(10)), SimpleNamespace(train=np.arange(12))]
+    origins = [pd.Timestamp("2020-01-31"), pd.Timestamp("2020-02-29")]
+    a, b = (SimpleNamespace(model=SimpleNamespace(name=n)) for n in ("a", "b"))
+    members = np.zeros((2, 1, 1))
+    outputs = [
+        {"forecast": np.zeros(1), "epochs_run": np.array([3.0, 5.0]), MEMBERS: members},
+        {"forecast": np.zeros(1), "epochs_run": np.array([7.0]), "n_iter": np.array([10, 20])},
+        {"forecast": np.zeros(1), "epochs_run": np.array([1.0]), MEMBERS: members},
+        {"forecast": np.zeros(1), "epochs_run": np.array([2.0]), "n_iter": np.array([30, 30])},
+    ]
+    table = walkforward._diagnostics(splits, origins, [a, b, a, b], outputs)
+    expected = pd.DataFrame(
+        {
+            "origin": origins,
+            "n_train": [10, 12],
+            "epochs_run@a": [4.0, 1.0],  # two models report epochs_run: named by model
+            "epochs_run@b": [7.0, 2.0],
+            "n_iter": [15.0, 30.0],  # only b reports it: its own name
+        }
+    )
+    pd.testing.assert_frame_equal(table, expected)
+    with pytest.raises(ValueError):  # a missing output is an error, not a shorter table
+        walkforward._diagnostics(splits, origins, [a, b, a, b], outputs[:3])
+
+
+class _MemberRunner:
+    """Forecast 0.01 everywhere; members 0.0 and 0.02 (only in the first ``keep`` windows)."""
+
+    def __init__(self, keep=None):
+        self.keep, self.seen = keep, 0
+
+    def __call__(self, fit, jobs):
+        for job in jobs:
+            shape = (len(job.X_test), job.y_train.shape[1])
+            arrays = {"forecast": np.full(shape, 0.01), "epochs_run": np.array([2.0])}
+            if self.keep is None or self.seen < self.keep:
+                arrays[MEMBERS] = np.stack([np.zeros(shape), np.full(shape, 0.02)])
+            self.seen += 1
+            yield job.key, arrays
+
+
+def test_walk_forward_panel_fields(tmp_path):
+    config, prices = _config(), _prices()
+    store = WindowStore(tmp_path)
+    calls = []
+
+    def progress(stream, n):
+        calls.append(n)
+        return stream
+
+    panel = walk_forward(config, prices, store, _MemberRunner(), progress)
+    n_jobs = len(_jobs(config, prices))
+    assert calls == [n_jobs]
+    assert (panel.n_cached, panel.n_computed, panel.corrupt) == (0, n_jobs, ())
+    assert panel.variant is Variant.BASE
+    assert panel.notes == prepare(config, prices)[1]
+    assert (panel.origin.name, panel.train_start.name, panel.train_end.name) == (
+        "origin", "train_start", "train_end",
+    )  # fmt: skip
+    # A forecast made at origin t for month t + 1 was trained on data up to t.
+    np.testing.assert_array_equal(panel.train_end, panel.origin)
+    assert (panel.realised.index > panel.origin).all()
+    low, high = panel.members["lstm"]
+    np.testing.assert_array_equal(low.to_numpy(), 0.0)
+    np.testing.assert_array_equal(high.to_numpy(), 0.02)
+    assert low.index.equals(panel.realised.index) and list(low.columns) == ["A", "B", "C"]
+    assert panel.diagnostics["n_train"].iloc[0] == 24  # min_train
+    np.testing.assert_array_equal(panel.diagnostics["epochs_run"], 2.0)
+    # A rerun: everything cached; a corrupted window is named and recomputed.
+    store.path(_jobs(config, prices)[0].key).write_bytes(b"not a window")
+    again = walk_forward(config, prices, WindowStore(tmp_path), _MemberRunner())
+    assert (again.n_cached, again.n_computed) == (n_jobs - 1, 1)
+    assert again.corrupt == (_jobs(config, prices)[0].key,)
+
+
+def test_members_are_kept_only_when_every_window_has_them(tmp_path):
+    panel = walk_forward(_config(), _prices(), WindowStore(tmp_path), _MemberRunner(keep=1))
+    assert panel.members == {}

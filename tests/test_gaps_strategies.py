@@ -328,3 +328,45 @@ def test_pure_functions_convert_object_arrays_to_float():
     gain = black_litterman_gain(_objects([[0.04]]), _objects([0.002]), 0.05)
     assert gain.dtype == float
     np.testing.assert_allclose(gain, [[0.5]], atol=1e-15)
+
+
+# --- What the mutation run of strategies/inputs.py found unchecked --------------------------
+
+
+def _fields(**changes):
+    fields = {
+        "returns": np.zeros((6, 3)),
+        "forecast": np.zeros(3),
+        "past_forecasts": np.zeros((4, 3)),
+        "past_benchmarks": np.zeros((4, 3)),
+        "past_realised": np.zeros((4, 3)),
+    }
+    return {**fields, **changes}
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"returns": np.zeros(5)}, r"; pass \(n_periods, n_assets\)-shaped data$"),
+        ({"forecast": np.zeros((1, 3))}, r"^`forecast` must be a 1-D .*; pass \(n_assets,\)-sh"),
+        ({"past_forecasts": np.zeros(3)}, r"^`past_forecasts` must be a 2-D array, got shape \(3,"),
+        ({"past_forecasts": np.zeros((0, 3)), "past_benchmarks": np.zeros((0, 3)),
+          "past_realised": np.zeros((0, 2))}, r"must all have shape \(n_past, 3\)"),
+        ({"returns": [[0.0, 1.0], [np.inf, 0.0]], "forecast": [0.0, 0.0]},
+         r"non-finite values; drop or fill missing months before building the view$"),
+        ({"returns": np.zeros((1, 3))}, r"; lengthen the training window$"),
+    ],
+)  # fmt: skip
+def test_market_view_messages_name_the_fix(changes, match):
+    with pytest.raises(ValueError, match=match):
+        MarketView(**_fields(**changes))
+
+
+def test_market_view_smallest_shapes_and_float_conversion():
+    # Two periods and one asset are enough; integer data become float.
+    view = MarketView(**_fields(returns=[[1], [3]], forecast=[2], past_forecasts=[[1]],
+                                past_benchmarks=[[0]], past_realised=[[1]]))  # fmt: skip
+    assert (view.n_periods, view.n_assets, view.n_past) == (2, 1, 1)
+    for name in ("returns", "forecast", "past_forecasts", "past_benchmarks", "past_realised"):
+        assert getattr(view, name).dtype == float
+    np.testing.assert_array_equal(view.historical_mean, [2.0])
