@@ -31,7 +31,7 @@ from backtest.reports.files import (
 )
 from backtest.reports.run_dir import RunResult, load_run
 from backtest.reports.stability import write_stability_outputs
-from backtest.reports.verdict import verdict
+from backtest.reports.verdict import verdict_sentences
 from strategies import RENAMED, StrategyName, renamed_error
 
 
@@ -161,12 +161,18 @@ def run_variant(
     tests = evidence_table(evidence)
     write_csv(tests, out / "inference.csv")
     models = models_table(metrics, comparison, panel.primary, mcs_p_values(tests), evidence.level)
-    text = _small_sample_caution(len(panel.dates)) + verdict(evidence)
+    # One sentence (a model's with its per-ticker line) per line: the report's bullets and the
+    # terminal follow the lines, where splitting a paragraph at '. ' would glue a sentence that
+    # starts with a lower-case model name ('ridge did not ...') to the one before it.
+    sentences = verdict_sentences(evidence)
+    if caution := _small_sample_caution(len(panel.dates)):
+        sentences.insert(0, caution.strip())
     if len(panel.models) > 1:
         # The comparator: which model, if any, beats the mean, and each against the primary.
-        text = f"{text} {comparator_sentence(models, panel.primary)}"
+        sentences.append(comparator_sentence(models, panel.primary))
     if spread := seed_sentence(models):
-        text = f"{text} {spread}"
+        sentences.append(spread)
+    text = "\n".join(sentences)
     write_summary(
         out,
         f"Walk-forward backtest, variant '{config.variant.value}'",

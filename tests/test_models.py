@@ -274,3 +274,18 @@ def test_a_run_without_the_lstm_never_imports_tensorflow(rng, tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "TF []" in done.stdout
+
+
+def test_the_verdict_box_gives_each_model_its_own_bullet(forest_run):
+    # Model names are lower case ('ridge did not beat ...'): split at '. ' before a capital,
+    # a model's sentence was glued to the one before it, and the headline carried two claims.
+    text = (forest_run / "report.html").read_text()
+    box = text[text.index('<section id="verdict"') :]
+    box = box[: box.index("</section>")]
+    headline = html.unescape(re.search(r'<p class="headline">(.*?)</p>', box).group(1))
+    assert headline.startswith("Conclusion at 5%") and headline.count(". ") == 0
+    bullets = [html.unescape(b) for b in re.findall(r"<li>(.*?)</li>", box)]
+    for model in ["forest", "ridge", "zero"]:
+        own = [b for b in bullets if b.startswith(model)]
+        assert len(own) == 1, (model, bullets)
+        assert own[0].count("Per ticker, Clark-West") == 1

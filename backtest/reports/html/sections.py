@@ -31,8 +31,15 @@ if TYPE_CHECKING:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Split a verdict paragraph into sentences (at '. ' before a capital or digit)."""
-    return [s.strip() for s in re.split(r"(?<=[.!?])\s+(?=[A-Z0-9])", text.strip()) if s.strip()]
+    """A verdict's sentences: its lines, or the text split at '. ' before a capital or digit.
+
+    A run's verdict has one sentence per line; a one-line paragraph (a comparison's verdict, a
+    run written before that) is split at sentence ends.
+    """
+    text = text.strip()
+    if "\n" in text:
+        return [line.strip() for line in text.splitlines() if line.strip()]
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+(?=[A-Z0-9])", text) if s.strip()]
 
 
 def _verdict_box(run: RunResult, section_id: str, heading: str) -> str:
