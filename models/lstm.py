@@ -51,7 +51,9 @@ class LSTMForecaster(Forecaster):
     validation_fraction : float, default 0.2
         Share of the (time-ordered) training samples held out at the end.
     n_seeds : int, default 1
-        Ensemble size: that many differently seeded networks, forecasts averaged.
+        Ensemble size: that many differently seeded networks, forecasts averaged. More
+        than one are trained side by side in one compiled call (:mod:`models._stacked`),
+        each exactly as it would train alone up to float32 round-off.
     random_state : int, default 0
         Seeds the initial weights and dropout masks of every ensemble member.
 
