@@ -374,7 +374,7 @@ def test_a_runs_chart_jobs_draw_every_chart(rng, forecasts, tmp_path):
 
 
 def test_free_cores_follows_the_load(monkeypatch):
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr("backtest.engine.local.available_cores", lambda: 2)
     monkeypatch.setattr("os.getloadavg", lambda: (1.0, 1.0, 1.0))  # only this run
     assert free_cores() == 2
     monkeypatch.setattr("os.getloadavg", lambda: (9.0, 9.0, 9.0))  # a shared, busy machine

@@ -89,3 +89,18 @@ def test_n_jobs_above_the_cores_is_capped_with_a_warning():
         assert resolve_n_jobs(cores + 7) <= cores
     with pytest.raises(ValueError, match=r"--n-jobs = 0 is not allowed: .*-1 \(all cores\)"):
         resolve_n_jobs(0)
+
+
+@pytest.mark.parametrize("free", [1, 2])
+def test_auto_runner_delivers_every_window_once_with_or_without_a_worker(monkeypatch, free):
+    from types import SimpleNamespace
+
+    from backtest.engine import local
+
+    monkeypatch.setattr(local, "free_cores", lambda: free)
+    monkeypatch.setattr(local, "available_cores", lambda: 2)
+    jobs = [SimpleNamespace(key=f"w{i}") for i in range(12)]
+    # vars(job) is the job's fields: a dict, picklable by reference in any worker
+    got = list(local.auto_runner()(vars, jobs))
+    assert sorted(key for key, _ in got) == sorted(job.key for job in jobs)
+    assert all(result == {"key": key} for key, result in got)

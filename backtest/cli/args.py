@@ -122,7 +122,13 @@ def _add_portfolio_args(p: argparse.ArgumentParser) -> None:
 def _add_output_args(p: argparse.ArgumentParser, default_name: str | None) -> None:
     """Where results go; shared by every command that writes a results directory."""
     g = p.add_argument_group("execution and output")
-    g.add_argument("--n-jobs", type=int, default=-1, help="local workers (default: all cores)")
+    g.add_argument(
+        "--n-jobs",
+        type=int,
+        default=None,
+        help="local workers, -1 for all cores (default: this process, plus a worker per "
+        "further free core)",
+    )
     g.add_argument("--results-dir", type=Path, default=Path("results"), help="where runs go")
     g.add_argument(
         "--run-name",

@@ -24,10 +24,12 @@ def tqdm_progress(desc: str, disable: bool = False):
 
 def make_runner(args: argparse.Namespace):
     """The window runner the flags ask for (local joblib or Dask)."""
-    from backtest.engine.local import Backend, local_runner, resolve_n_jobs
+    from backtest.engine.local import Backend, auto_runner, local_runner, resolve_n_jobs
 
     match Backend(args.backend):
         case Backend.LOKY:
+            if args.n_jobs is None:  # chosen per walk-forward from the free cores
+                return auto_runner()
             return local_runner(resolve_n_jobs(args.n_jobs))
         case Backend.DASK | Backend.DASK_LOCAL:
             from backtest.engine.cluster import dask_runner

@@ -12,7 +12,6 @@ while the run goes on computing (allocation, inference), and waits for them at i
 from __future__ import annotations
 
 import multiprocessing
-import os
 import threading
 import warnings
 from collections.abc import Callable, Sequence
@@ -20,6 +19,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from backtest.engine.local import free_cores
 
 __all__ = ["ChartJob", "ChartPool", "free_cores", "render_charts"]
 
@@ -50,20 +51,6 @@ def _can_fork() -> bool:
     """
     others = [t for t in threading.enumerate() if t is not threading.current_thread()]
     return "fork" in multiprocessing.get_all_start_methods() and all(t.daemon for t in others)
-
-
-def free_cores() -> int:
-    """Cores not busy with other work: the CPU count less the load beyond this process.
-
-    On a busy machine (load average at or above the core count) extra workers only add
-    fork and pickling costs to time-shared cores, so the charts are drawn in one process.
-    """
-    cores = os.cpu_count() or 1
-    try:
-        load = os.getloadavg()[0]
-    except OSError:  # not available on this platform
-        return cores
-    return max(1, int(cores - max(0.0, load - 1.0) + 0.5))
 
 
 def render_charts(jobs: Sequence[ChartJob], n_jobs: int | None = None) -> list[Path]:
