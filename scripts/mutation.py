@@ -17,14 +17,15 @@ Usage::
     python scripts/mutation.py backtest/features.py --rerun-survivors  # after adding tests
 
 ``--rerun-survivors`` refreshes the scratch copy's tests from the worktree and runs mutmut
-on the last run's survivors only: adding tests cannot revive a killed mutant, so this gives
-the score of a full run in a fraction of its time (run in full after changing the module or
-its existing tests).
+on the last run's survivors (and mutants no test reached) only: adding tests cannot revive
+a killed mutant, so this gives the score of a full run in a fraction of its time (run in
+full after changing the module or its existing tests).
 """
 
 from __future__ import annotations
 
 import argparse
+import filecmp
 import re
 import shutil
 import subprocess
@@ -93,6 +94,18 @@ def _scratch(module: str, tests: tuple[str, ...], work: Path) -> None:
     (work / "pyproject.toml").write_text(text.rstrip() + "\n" + "\n".join(lines) + "\n")
 
 
+def _changed_sources(work: Path) -> list[str]:
+    """Source files that differ between the worktree and the scratch copy."""
+    changed = []
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            relative = path.relative_to(ROOT)
+            copy = work / relative
+            if not copy.is_file() or not filecmp.cmp(path, copy, shallow=False):
+                changed.append(str(relative))
+    return changed
+
+
 def _toml(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -144,7 +157,13 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work_dir or Path("/tmp") / f"mutation-{name}"
     rerun: list[str] = []
     if args.rerun_survivors:
-        rerun = [m for m, s in _results(work).items() if s == "survived"]
+        changed = _changed_sources(work)
+        if changed:
+            parser.error(
+                f"the source changed since the last run of {args.module} ({changed[0]}, "
+                f"{len(changed)} file(s)); run it in full, without --rerun-survivors"
+            )
+        rerun = [m for m, s in _results(work).items() if s in ("survived", "no tests")]
         shutil.rmtree(work / "tests")
         shutil.copytree(
             ROOT / "tests", work / "tests", ignore=shutil.ignore_patterns("__pycache__")

@@ -9,6 +9,7 @@ ending at the origin, counted on the price index itself.
 from __future__ import annotations
 
 import dataclasses
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -315,7 +316,7 @@ def test_diagnostics_table_names_shared_extras_by_model():
     )
     pd.testing.assert_frame_equal(table, expected)
     with pytest.raises(ValueError):  # a missing output is an error, not a shorter table
-        walkforward._diagnostics(splits, origins, [a, b, a, b], outputs[:3])
+        walkforward._diagnostics(splits, origins, [a, b, a, b, a], outputs)
 
 
 class _MemberRunner:
@@ -371,3 +372,95 @@ def test_walk_forward_panel_fields(tmp_path):
 def test_members_are_kept_only_when_every_window_has_them(tmp_path):
     panel = walk_forward(_config(), _prices(), WindowStore(tmp_path), _MemberRunner(keep=1))
     assert panel.members == {}
+
+
+def test_window_key_covers_the_targets_and_the_test_inputs():
+    job = _job()
+    arrays = (job.X_train, job.y_train, job.X_test)
+    key = walkforward.window_key(arrays, job.model, 7)
+    for k in range(3):
+        changed = list(arrays)
+        changed[k] = changed[k] + 1e-9
+        assert walkforward.window_key(tuple(changed), job.model, 7) != key
+
+
+@pytest.mark.parametrize("variant", [Variant.BASE, Variant.INDICATORS])
+def test_the_minimum_history_is_accepted_and_one_month_fewer_refused(variant):
+    config = _config(variant=variant)
+    needed = walkforward.minimum_months(config)
+    prices = _prices(n_months=needed)
+    assert prepare(config, prices)[0].n_labelled >= 24  # min_train samples to fit on
+    short = prices.iloc[1:]
+    with pytest.raises(ValueError, match=rf"needs at least {needed} monthly prices, the data "
+                       rf"has {needed - 1} \({short.index[0]:%Y-%m} \.\. "
+                       rf"{short.index[-1]:%Y-%m}\); widen --start/--end or lower "
+                       r"--min-train/--lookback$"):  # fmt: skip
+        prepare(config, short)
+
+
+def test_a_missing_month_is_named():
+    prices = _prices().drop(pd.Timestamp("2013-04-30"))
+    message = (
+        "`prices` must hold consecutive months, one row each: 2013-03 is followed by 2013-05; "
+        "fill the gap, or load the prices with backtest.data.prices.load_prices"
+    )
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        prepare(_config(), prices)
+
+
+def test_model_list_messages():
+    with pytest.raises(ValueError, match=r"^no model to run: list at least one, e\.g\. --models"):
+        walkforward.model_specs(dataclasses.replace(_config(), models=_models(())))
+    with pytest.raises(ValueError, match=r"^models are listed twice: \['ols', 'ols'\]$"):
+        walkforward.model_specs(dataclasses.replace(_config(), models=_models(("ols", "ols"))))
+
+
+def _models(names):
+    return dataclasses.replace(_config().models, names=names)
+
+
+def test_jobs_rows_seeds_refits_and_the_live_fit():
+    config, prices = _config(refit_every=12), _prices()
+    seq, _ = prepare(config, prices)
+    jobs = plan_jobs(config, seq)
+    n_test = seq.n_labelled - 24  # months forecast after min_train
+    assert len(jobs) == -(-n_test // 12)  # one refit a year
+    for job in jobs:
+        a, b, c, d = job.rows
+        np.testing.assert_array_equal(seq.X[a:b], job.X_train)
+        np.testing.assert_array_equal(seq.y[a:b], job.y_train)
+        np.testing.assert_array_equal(seq.X[c:d], job.X_test)
+        origin = seq.origins[c]
+        assert job.seed == walkforward.window_seed(config.random_state, config.variant, origin)
+    live = plan_jobs(config, seq, live=True)  # one more sample: the unlabelled last sequence
+    assert live[-1].rows[3] == seq.n_labelled + 1
+    np.testing.assert_array_equal(live[-1].X_test[-1], seq.X[seq.n_labelled])
+
+
+def test_run_jobs_hands_fit_window_to_the_runner(tmp_path):
+    config = _config(models=["ols"])
+    jobs = _jobs(config, _prices())
+    outputs, n_cached = run_jobs(jobs, WindowStore(tmp_path), lambda fit, todo: (
+        (job.key, fit(job)) for job in todo))  # fmt: skip
+    assert n_cached == 0
+    for job, output in zip(jobs, outputs, strict=True):
+        np.testing.assert_array_equal(output["forecast"], fit_window(job)["forecast"])
+
+
+class _Float32(_TwoMembers):
+    """What Keras returns: float32 forecasts."""
+
+    def predict(self, X):
+        return super().predict(X).astype(np.float32)
+
+
+def test_fit_window_stores_float64_even_from_a_float32_model(monkeypatch):
+    monkeypatch.setattr(walkforward, "build", lambda spec, random_state=None: _Float32())
+    output = fit_window(_job())
+    assert output["forecast"].dtype == np.float64 and output[MEMBERS].dtype == np.float64
+
+
+def test_walk_forward_keeps_the_feature_notes(tmp_path):
+    config = _config(variant=Variant.INDICATORS)
+    panel = walk_forward(config, _prices(n_months=60), WindowStore(tmp_path), _MemberRunner())
+    assert len(panel.notes) == 1 and panel.notes[0].startswith("indicators: dropped the first")
