@@ -464,3 +464,13 @@ def test_walk_forward_keeps_the_feature_notes(tmp_path):
     config = _config(variant=Variant.INDICATORS)
     panel = walk_forward(config, _prices(n_months=60), WindowStore(tmp_path), _MemberRunner())
     assert len(panel.notes) == 1 and panel.notes[0].startswith("indicators: dropped the first")
+
+
+def test_assemble_refuses_outputs_that_do_not_match_the_jobs(tmp_path):
+    config, prices = _config(), _prices()
+    seq, notes = prepare(config, prices)
+    jobs = plan_jobs(config, seq)
+    outputs, _ = run_jobs(jobs, WindowStore(tmp_path), _MemberRunner())
+    returns = walkforward.log_returns(prices)
+    with pytest.raises(ValueError):  # one output too many: not silently dropped
+        assemble(config, seq, jobs, [*outputs, outputs[0]], 0, (), notes, returns)
