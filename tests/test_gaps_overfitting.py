@@ -156,3 +156,51 @@ def test_cscv_batches_cover_every_split_of_14_blocks():
     assert result.n_splits == 3432  # more than six batches of 512
     np.testing.assert_allclose(result.logits, logits)
     assert (result.prob_oos_loss, result.prob_oos_below_median) == pytest.approx((loss, below))
+
+
+# --- pbo_interval and the bootstrap's quiet failures (mutation run of overfitting.py) --------
+
+
+def _naive_pbo_interval(m, n_blocks, n_boot, mean_block, alpha, seed):
+    point = probability_of_backtest_overfitting(m, n_blocks).pbo
+    idx = stationary_bootstrap_indices(len(m), mean_block, n_boot, seed)
+    draws = [probability_of_backtest_overfitting(m[row], n_blocks).pbo for row in idx]
+    low, high = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
+    return point, low, high
+
+
+def test_pbo_interval_matches_a_loop_over_the_documented_defaults():
+    from backtest.evaluation.overfitting import pbo_interval
+
+    m = np.random.default_rng(4).normal(0.0, 0.04, (16, 4))
+    # Defaults: S from choose_n_blocks (8 for 16 months), 200 resamples, mean block 6, seed 0.
+    got = pbo_interval(m.astype(object))
+    point, low, high = _naive_pbo_interval(m, 8, 200, 6, 0.05, 0)
+    assert (got.n_blocks, got.n_boot) == (8, 200)
+    np.testing.assert_allclose([got.pbo, got.low, got.high], [point, low, high], rtol=1e-12)
+    assert low < high  # the resamples disagree: the comparison can tell the seeds apart
+    # An explicit S, level and seed are used as given.
+    got = pbo_interval(m, n_blocks=4, n_boot=30, mean_block=2, alpha=0.2, random_state=3)
+    expected = _naive_pbo_interval(m, 4, 30, 2, 0.2, 3)
+    np.testing.assert_allclose([got.pbo, got.low, got.high], expected, rtol=1e-12)
+    assert got.n_blocks == 4
+
+
+def test_pbo_interval_containing_half_at_either_end_is_uninformative():
+    from backtest.evaluation.overfitting import PBOInterval
+
+    assert PBOInterval(0.6, 0.5, 0.8, 8, 10).uninformative()
+    assert PBOInterval(0.3, 0.2, 0.5, 8, 10).uninformative()
+    assert not PBOInterval(0.3, 0.2, 0.49, 8, 10).uninformative()
+
+
+def test_sharpe_difference_ci_is_quiet_on_constant_resamples():
+    from backtest.evaluation.overfitting import sharpe_difference_ci
+
+    # Four months: many resamples repeat one month, so one series' resample is all zeros
+    # (0/0) and the other's a constant 0.01 (x/0). Those draws are NaN or inf, not warnings.
+    a, b = [0.0, 0.0, 0.0, 0.01], [0.01, 0.01, 0.01, 0.02]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = sharpe_difference_ci(a, b, n_boot=200, mean_block=6, random_state=0)
+    assert np.isfinite(result.difference)
