@@ -204,3 +204,30 @@ def test_sharpe_difference_ci_is_quiet_on_constant_resamples():
         warnings.simplefilter("error")
         result = sharpe_difference_ci(a, b, n_boot=200, mean_block=6, random_state=0)
     assert np.isfinite(result.difference)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ((88,), 8),  # 88 = 8 x 11: only S = 8 drops nothing (10..16 drop 4..8)
+        ((72,), 12),  # 8 and 12 drop nothing, the larger wins; 18 is above max_blocks
+        ((4,), 2),  # the smallest panel: 2 blocks of 2
+        ((20, 2, 4), 4),  # even S only, from min_blocks = 2
+        ((28, 5, 8), 8),  # odd min_blocks rounds up to 6: 6 and 8 drop 4, not 4 or 7 (0)
+    ],
+)
+def test_choose_n_blocks_hand_cases(args, expected):
+    from backtest.evaluation.overfitting import choose_n_blocks
+
+    assert choose_n_blocks(*args) == expected
+
+
+def test_choose_n_blocks_message():
+    from backtest.evaluation.overfitting import choose_n_blocks
+
+    message = (
+        "CSCV needs at least 4 common months (2 blocks of 2), got n_periods=3; "
+        "compare runs that share more forecast months."
+    )
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        choose_n_blocks(3)
