@@ -231,3 +231,42 @@ def test_choose_n_blocks_message():
     )
     with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
         choose_n_blocks(3)
+
+
+def test_cscv_on_object_input_and_its_nan_message():
+    m = np.array([[1.0, 0.0], [2.0, 1.0], [0.0, 3.0], [1.0, 1.0]]).astype(object)
+    result = probability_of_backtest_overfitting(m, n_blocks=2, metric=_total)
+    np.testing.assert_allclose(result.logits, [np.log(0.5), np.log(0.5)])  # hand case above
+    message = "`returns` contains NaN or inf; drop or fill those periods first."
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        probability_of_backtest_overfitting(np.where(np.eye(8, 2) > 0, np.nan, 0.0), 2)
+
+
+def test_cscv_is_quiet_on_constant_columns():
+    # A column of zeros (0/0 Sharpe in every half) and a constant 0.01 (x/0): NaN and inf.
+    rng = np.random.default_rng(3)
+    m = np.column_stack([np.zeros(16), np.full(16, 0.01), rng.normal(0, 0.04, (16, 2))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = probability_of_backtest_overfitting(m, n_blocks=4)
+    assert result.n_splits == 6
+
+
+def _naive_stationary_bootstrap(n, mean_block, n_boot, seed):
+    """Politis-Romano by a loop, on the same draws: a new block restarts at starts[b, t]."""
+    gen = np.random.default_rng(seed)
+    starts = gen.integers(0, n, size=(n_boot, n))
+    new_block = gen.random((n_boot, n)) < 1.0 / mean_block
+    idx = np.empty((n_boot, n), dtype=int)
+    for b in range(n_boot):
+        idx[b, 0] = starts[b, 0]
+        for t in range(1, n):
+            idx[b, t] = starts[b, t] if new_block[b, t] else (idx[b, t - 1] + 1) % n
+    return idx
+
+
+def test_stationary_bootstrap_matches_a_loop():
+    np.testing.assert_array_equal(
+        stationary_bootstrap_indices(30, 3.0, 20, rng=5),
+        _naive_stationary_bootstrap(30, 3.0, 20, 5),
+    )
