@@ -270,3 +270,17 @@ def test_stationary_bootstrap_matches_a_loop():
         stationary_bootstrap_indices(30, 3.0, 20, rng=5),
         _naive_stationary_bootstrap(30, 3.0, 20, 5),
     )
+
+
+def test_pbo_interval_level_and_default_block_on_fine_grained_pbo():
+    from backtest.evaluation.overfitting import pbo_interval
+
+    # 24 months: S = 12, 924 splits, so PBO takes fine-grained values and the quantiles of
+    # the 200 resamples move with the level and with the mean block length.
+    m = np.random.default_rng(8).normal(0.0, 0.04, (24, 6))
+    got = pbo_interval(m, alpha=0.5)
+    expected = _naive_pbo_interval(m, 12, 200, 6, 0.5, 0)
+    assert got.n_blocks == 12
+    np.testing.assert_allclose([got.pbo, got.low, got.high], expected, rtol=1e-12)
+    other = _naive_pbo_interval(m, 12, 200, 7, 0.5, 0)  # the test can tell mean block 7
+    assert (other[1], other[2]) != (expected[1], expected[2])
