@@ -43,6 +43,25 @@ class IndicatorWindows:
         return max(self.rsi, self.sma, self.bollinger, self.macd_slow)
 
 
+def leading_months(variant: Variant | str, windows: IndicatorWindows = IndicatorWindows()) -> int:
+    """Price rows before a variant's first feature row.
+
+    One for ``base`` and ``relatives`` (the first price has no return). For ``indicators``, the
+    rows before every indicator has a value, counted on a dummy series by ``ta`` itself, so the
+    count is the library's, not a re-derivation of each indicator's warm-up.
+    """
+    if Variant(variant) is not Variant.INDICATORS:
+        return 1
+    n = 4 * windows.warmup + 2
+    steps = np.arange(n)
+    dummy = pd.Series(
+        np.exp(0.01 * steps + 0.05 * np.sin(steps)),
+        index=pd.date_range("2000-01-31", periods=n, freq="ME"),
+    )
+    complete = indicator_features(dummy, windows).notna().all(axis=1).to_numpy()
+    return max(1, int(np.argmax(complete)))
+
+
 @dataclass(frozen=True)
 class FeatureSet:
     """Features and targets on one monthly index.

@@ -197,7 +197,13 @@ def mean_variance_weights(
             "semi-definite and well scaled"
         )
     weights = np.clip(solution.x, 0.0, upper)
-    weights /= weights.sum()
+    total = float(weights.sum())
+    if not total > 0.0:  # NaN too: rescaling would return NaN weights without a word
+        raise ValueError(
+            f"{_where(label)}mean-variance solve returned no positive weight (DAQP status "
+            f"{solution.status}, weights {solution.x}); check the scale of mu and cov"
+        )
+    weights /= total
     budget_error = abs(weights.sum() - 1.0)
     bound_error = max(-weights.min(), weights.max() - upper, 0.0)
     if budget_error > WEIGHT_TOLERANCE or bound_error > WEIGHT_TOLERANCE:

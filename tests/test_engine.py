@@ -52,7 +52,8 @@ def test_too_little_history_says_how_many_months(rng):
     prices = _prices(rng, n_months=30)
     config = _config()
     needed = minimum_months(config)
-    assert needed == 1 + 5 + 30 + 1
+    # the first price has no return, 6 months of features, 30 labelled samples, the forecast
+    assert needed == 1 + 6 + 30 + 1
     with pytest.raises(
         ValueError, match=rf"needs at least {needed} monthly prices, the data has 30"
     ):

@@ -295,3 +295,14 @@ def test_solver_failure_and_violation_messages(monkeypatch):
     )
     with pytest.raises(ValueError, match=r"^at 2020-03-31: mean-variance solution violates"):
         mean_variance_weights(np.zeros(3), np.eye(3), 5.0, 0.4, label="2020-03-31")
+
+
+@pytest.mark.parametrize("x", [np.zeros(3), np.full(3, -0.1), np.full(3, np.nan)])
+def test_a_solved_status_with_no_positive_weight_is_an_error_not_nan_weights(monkeypatch, x):
+    monkeypatch.setattr(
+        allocation, "solve_capped_budget_qp", lambda *a, **k: QPSolution(x, "Solved", 3)
+    )
+    with pytest.raises(ValueError, match=r"^at 2020-01: mean-variance solve returned no pos"):
+        allocation.mean_variance_weights(
+            np.zeros(3), np.eye(3), 5.0, max_weight=0.5, label="2020-01"
+        )

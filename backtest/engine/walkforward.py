@@ -34,10 +34,10 @@ from backtest.config import EstimatorConfig, ModelConfig, RunConfig
 from backtest.engine.panel import ForecastPanel
 from backtest.engine.store import WindowStore, digest
 from backtest.features import (
-    IndicatorWindows,
     Sequences,
     Variant,
     build_features,
+    leading_months,
     log_returns,
     make_sequences,
 )
@@ -82,9 +82,14 @@ def window_seed(random_state: int, variant: Variant, origin: pd.Timestamp) -> in
 
 
 def minimum_months(config: RunConfig) -> int:
-    """Monthly prices a variant needs: returns, warm-up, lookback, training, one forecast."""
-    warmup = IndicatorWindows().warmup if config.variant is Variant.INDICATORS else 0
-    return 1 + warmup + config.model.lookback - 1 + config.walk_forward.min_train + 1
+    """Monthly prices a variant needs for one forecast.
+
+    The rows before its first feature row (:func:`backtest.features.leading_months`), then
+    ``lookback`` months of features for the first sequence, one month more for each of the
+    ``min_train`` labelled samples after it, and the month forecast.
+    """
+    lead = leading_months(config.variant)
+    return lead + config.model.lookback + config.walk_forward.min_train + 1
 
 
 def prepare(config: RunConfig, prices: pd.DataFrame) -> tuple[Sequences, tuple[str, ...]]:
