@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import matplotlib.image as mpimg
@@ -373,8 +374,27 @@ def test_a_runs_chart_jobs_draw_every_chart(rng, forecasts, tmp_path):
     ]
 
 
-def test_free_cores_follows_the_load(monkeypatch):
+def test_free_cores_follows_the_idle_cpus_of_the_moment(monkeypatch):
     monkeypatch.setattr("backtest.engine.local.available_cores", lambda: 2)
+    monkeypatch.setattr("os.getloadavg", lambda: (9.0, 9.0, 9.0))  # a lagging busy average
+    for idle, free in [(2.0, 2), (1.6, 2), (1.2, 1), (0.1, 1), (7.5, 2)]:
+        monkeypatch.setattr("backtest.engine.local._idle_cpus", lambda idle=idle: idle)
+        assert free_cores() == free
+
+
+def test_idle_cpus_are_read_from_proc_stat_when_there_is_one():
+    from backtest.engine.local import _idle_cpus
+
+    idle = _idle_cpus(0.05)
+    if not os.path.exists("/proc/stat"):
+        assert idle is None
+    else:
+        assert 0.0 <= idle <= os.cpu_count()
+
+
+def test_free_cores_follows_the_load_without_proc_stat(monkeypatch):
+    monkeypatch.setattr("backtest.engine.local.available_cores", lambda: 2)
+    monkeypatch.setattr("backtest.engine.local._idle_cpus", lambda: None)
     monkeypatch.setattr("os.getloadavg", lambda: (1.0, 1.0, 1.0))  # only this run
     assert free_cores() == 2
     monkeypatch.setattr("os.getloadavg", lambda: (9.0, 9.0, 9.0))  # a shared, busy machine
