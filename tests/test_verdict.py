@@ -170,7 +170,7 @@ CASES = [
     ),  # fmt: skip
     case(
         "pbo_clearly_low",
-        ["low overfitting risk", "says nothing about beating a benchmark"],
+        ["low overfitting risk", "errs low", "says nothing about beating a benchmark"],
         pbo=PBOInterval(0.1, 0.0, 0.3, 14, 200),
     ),  # fmt: skip
     case(
