@@ -141,6 +141,9 @@ def test_planted_edge_gives_low_pbo_and_is_named_winner(tmp_path, rng):
     row = res.table.loc["indicators/skill"]
     assert row["ci_low"] > 0 and row["dsr"] > 0.95 and row["p_holm"] < 0.05
     assert "indicators/skill beat 1/N net of costs (SPA and StepM)" in res.verdict
+    # one sentence per line: the conclusion is a line of its own, not glued to its neighbours
+    lines = res.verdict.splitlines()
+    assert "Conclusion at 5%: indicators/skill beat 1/N net of costs (SPA and StepM)." in lines
     assert "nothing beat 1/N" not in res.verdict
     assert f"PBO = {res.pbo:.2f}" in res.verdict
 

@@ -32,7 +32,7 @@ from backtest.evaluation.snooping import model_confidence_set, pooled_squared_er
 from backtest.portfolio.rebalance import EQUAL_WEIGHT
 from backtest.reports.evidence import Evidence, model_evidence, strategy_evidence
 from backtest.reports.run_dir import RunResult, load_run
-from backtest.reports.verdict import verdict
+from backtest.reports.verdict import verdict_sentences
 
 __all__ = [
     "ComparisonResult",
@@ -194,7 +194,9 @@ def _grid_verdict(result: ComparisonResult, evidence: Evidence, n_trials: int) -
         f"benchmarks) over {result.n_months} common months ({index[0]:%Y-%m} to "
         f"{index[-1]:%Y-%m})."
     )
-    return " ".join([*caution, span, verdict(evidence), *forecast_sentences(result)])
+    # One sentence per line, as a run's verdict: sentences may start with a lower-case
+    # 'variant/model' name, which splitting a paragraph at '. ' would glue to the one before.
+    return "\n".join([*caution, span, *verdict_sentences(evidence), *forecast_sentences(result)])
 
 
 def grid_evidence(
