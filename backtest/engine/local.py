@@ -139,7 +139,7 @@ def free_cores() -> int:
     """Cores not busy with other work: the cores this process may use less what others use now.
 
     On a busy machine extra processes only add their start-up to time-shared cores. "Now" is a
-    quarter-second sample of the CPUs' idle time (``/proc/stat``), taken while this process
+    tenth-of-a-second sample of the CPUs' idle time (``/proc/stat``), taken while this process
     waits: the 1-minute load average lags by a minute, so right after another job ended it
     called an idle machine busy (measured: a cold run fitted in one process, 50 s of windows
     where a worker beside it took 12-25 s). Without ``/proc/stat``, the load average less this
@@ -163,7 +163,7 @@ def _cpu_times() -> tuple[int, int]:
     return fields[3] + fields[4], sum(fields)  # idle + iowait; user .. steal
 
 
-def _idle_cpus(interval: float = 0.25) -> float | None:
+def _idle_cpus(interval: float = 0.1) -> float | None:
     """How many CPUs were idle over the next ``interval`` seconds (None without /proc/stat)."""
     try:
         idle0, total0 = _cpu_times()
