@@ -114,12 +114,17 @@ def performance_table_html(performance: pd.DataFrame) -> str:
     return table(spec.pop("frame"), row_class=_role_class(performance), **spec)
 
 
-def _signed(column: str, value: object) -> str:
-    if column.startswith("r2") and isinstance(value, float):
-        return "pos" if value > 0 else "neg" if value < 0 else ""
-    if column == "cw_p_holm" and isinstance(value, float):
-        return "sig" if value < 0.05 else ""
-    return ""
+def _signed(significance: str):
+    """Cell classes: R2s green or red by sign, ``significance`` (a p-value column) bold below 5%."""
+
+    def cell_class(column: str, value: object) -> str:
+        if column.startswith("r2") and isinstance(value, float):
+            return "pos" if value > 0 else "neg" if value < 0 else ""
+        if column == significance and isinstance(value, float):
+            return "sig" if value < 0.05 else ""
+        return ""
+
+    return cell_class
 
 
 def forecast_metrics_table(metrics: pd.DataFrame) -> str:
@@ -128,7 +133,7 @@ def forecast_metrics_table(metrics: pd.DataFrame) -> str:
     return table(
         spec.pop("frame"),
         row_class=lambda idx, _: "pooled" if idx == "pooled" else "",
-        cell_class=_signed,
+        cell_class=_signed("cw_p_holm"),  # per ticker: only Holm-adjusted rejections
         **spec,
     )
 
@@ -157,21 +162,13 @@ def models_columns(reference: str) -> dict[str, tuple[str, Formatter, str]]:
     }
 
 
-def _models_class(column: str, value: object) -> str:
-    if column.startswith("r2") and isinstance(value, float):
-        return "pos" if value > 0 else "neg" if value < 0 else ""
-    if column == "cw_p" and isinstance(value, float):
-        return "sig" if value < 0.05 else ""
-    return ""
-
-
 def models_compared_table(models: pd.DataFrame, reference: str) -> str:
     """The "models compared" table (:func:`backtest.evaluation.models.models_table`)."""
     spec = _spec(models, models_columns(reference))
     return table(
         spec.pop("frame"),
         row_class=lambda idx, _: "baseline" if idx == "hist_mean" else "",
-        cell_class=_models_class,
+        cell_class=_signed("cw_p"),  # pooled: one test per model
         **spec,
     )
 
