@@ -211,7 +211,7 @@ def test_mean_variance_risk_aversion_below_one_is_valid():
         (MeanVariance(), np.zeros(3), np.triu(np.ones((3, 3))), r"`cov` must be symmetric"),
         (MinimumVariance(), np.zeros(3), np.triu(np.ones((3, 3))), r"`cov` must be symmetric"),
     ],
-)  # fmt: skip
+)
 def test_bad_inputs_name_the_date(allocator, mu, cov, match):
     with pytest.raises(ValueError, match="^at 2020-03-31: " + match):
         allocator.allocate(mu, cov, label="2020-03-31")
@@ -306,3 +306,56 @@ def test_a_solved_status_with_no_positive_weight_is_an_error_not_nan_weights(mon
         allocation.mean_variance_weights(
             np.zeros(3), np.eye(3), 5.0, max_weight=0.5, label="2020-01"
         )
+
+
+# A problem DAQP declares infeasible when solved directly (found by a random search over
+# slivers): the cap leaves 5e-12 of room around 1/N and the quadratic term is small.
+SLIVER_COV = np.array(
+    [
+        [
+            2.5492821190677846e-03,
+            1.1371780984852293e-04,
+            -3.7036183234013262e-04,
+            -5.4056825644646840e-04,
+        ],
+        [
+            1.1371780984852293e-04,
+            2.4629736256434821e-03,
+            1.2642665959451108e-04,
+            9.2681720816702865e-05,
+        ],
+        [
+            -3.7036183234013262e-04,
+            1.2642665959451108e-04,
+            2.8790462206094028e-03,
+            3.0612397828762002e-04,
+        ],
+        [
+            -5.4056825644646840e-04,
+            9.2681720816702865e-05,
+            3.0612397828762002e-04,
+            1.8498792856004918e-03,
+        ],
+    ]
+)
+SLIVER_MU = np.array(
+    [0.004491561372780003, 0.014281082251918322, 0.04769504672833838, -0.022478102229136786]
+)
+
+
+from strategies.qp import solve_capped_budget_qp  # noqa: E402
+
+
+def test_a_sliver_that_defeats_the_direct_solve_is_solved_through_the_pinned_form():
+    slack, gamma = 5.16356626208914e-12, 0.0011149032150033881
+    cap = (1 + slack) / 4
+    direct = solve_capped_budget_qp(gamma * SLIVER_COV, -SLIVER_MU, cap)
+    assert not direct.solved or np.abs(direct.x - 0.25).max() > 1e-9  # why the pinned form exists
+    w = allocation.mean_variance_weights(SLIVER_MU, SLIVER_COV, gamma, max_weight=cap)
+    assert w.sum() == pytest.approx(1.0, abs=1e-15)
+    assert (w >= 0).all() and (w <= cap + 1e-15).all()
+    # inside the sliver every feasible portfolio is 1/N to within the slack
+    np.testing.assert_allclose(w, 0.25, atol=slack)
+    # and the best of them: mu's spread (~1e-2) dwarfs gamma * Sigma w (~1e-6), so the optimum
+    # is the vertex with the three highest-mu assets at the cap and the lowest taking the rest
+    np.testing.assert_allclose(w, [cap, cap, cap, 1 - 3 * cap], rtol=0, atol=1e-15)
