@@ -343,14 +343,11 @@ SLIVER_MU = np.array(
 )
 
 
-from strategies.qp import solve_capped_budget_qp  # noqa: E402
-
-
 def test_a_sliver_that_defeats_the_direct_solve_is_solved_through_the_pinned_form():
     slack, gamma = 5.16356626208914e-12, 0.0011149032150033881
     cap = (1 + slack) / 4
-    direct = solve_capped_budget_qp(gamma * SLIVER_COV, -SLIVER_MU, cap)
-    assert not direct.solved or np.abs(direct.x - 0.25).max() > 1e-9  # why the pinned form exists
+    # Solved directly, DAQP 0.11 on x86_64 reports this one infeasible (why the pinned form
+    # exists); that is the solver's business, not asserted here, the answer below is.
     w = allocation.mean_variance_weights(SLIVER_MU, SLIVER_COV, gamma, max_weight=cap)
     assert w.sum() == pytest.approx(1.0, abs=1e-15)
     assert (w >= 0).all() and (w <= cap + 1e-15).all()
