@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import platform
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -49,15 +48,6 @@ def write_csv(frame: pd.DataFrame, path: Path, index: bool = False) -> Path:
     """Write a CSV atomically (a reader never sees half a file)."""
     atomic_write_text(path, frame.to_csv(index=index, float_format="%.10g"))
     return path
-
-
-@dataclass(frozen=True)
-class RunReport:
-    """The tables a run produced, for the terminal and for later stages."""
-
-    forecast_metrics: pd.DataFrame
-    performance: pd.DataFrame | None
-    verdict: str
 
 
 def _draw(jobs: list, charts: ChartPool | None) -> None:
