@@ -50,16 +50,21 @@ def test_store_layout_is_two_character_fan_out(tmp_path):
     assert WindowStore(tmp_path).path(key) == tmp_path / "ab" / "abcdef0123.npz"
 
 
+def _rewrite_forecast(path, change) -> None:
+    """Replace a stored record's forecast by ``change(forecast)`` in a valid zip, old checksum."""
+    with np.load(path) as npz:
+        record = {name: npz[name] for name in npz.files}
+    record["forecast"] = change(record["forecast"])
+    buffer = io.BytesIO()
+    np.savez(buffer, **record)
+    path.write_bytes(buffer.getvalue())
+
+
 def test_altered_array_with_a_valid_zip_is_detected(tmp_path):
     store = WindowStore(tmp_path)
     store.save("k1", {"forecast": np.arange(3.0)})
     path = store.path("k1")
-    with np.load(path) as npz:
-        record = {name: npz[name] for name in npz.files}
-    record["forecast"] = record["forecast"] + 1.0  # a valid file, the old checksum
-    buffer = io.BytesIO()
-    np.savez(buffer, **record)
-    path.write_bytes(buffer.getvalue())
+    _rewrite_forecast(path, lambda forecast: forecast + 1.0)
     assert store.load("k1") is None
     assert store.corrupt == ["k1"] and not path.exists()
 
@@ -67,13 +72,7 @@ def test_altered_array_with_a_valid_zip_is_detected(tmp_path):
 def test_pickled_records_are_never_loaded(tmp_path):
     store = WindowStore(tmp_path)
     store.save("k2", {"forecast": np.arange(2.0)})
-    path = store.path("k2")
-    with np.load(path) as npz:
-        record = {name: npz[name] for name in npz.files}
-    record["forecast"] = np.array([{"x": 1}], dtype=object)
-    buffer = io.BytesIO()
-    np.savez(buffer, **record)
-    path.write_bytes(buffer.getvalue())
+    _rewrite_forecast(store.path("k2"), lambda forecast: np.array([{"x": 1}], dtype=object))
     assert store.load("k2") is None and store.corrupt == ["k2"]
 
 
