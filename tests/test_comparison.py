@@ -239,6 +239,26 @@ def test_holm_adjust_worked_example():
     np.testing.assert_allclose(holm_adjust(p), [0.03, 0.06, 0.06, np.nan])
 
 
+def test_holm_adjust_leaves_the_collector_as_it_found_it(monkeypatch):
+    """The freeze that keeps statsmodels' gc.collect() cheap is undone, even on an error."""
+    import gc
+
+    import backtest.evaluation.models as models
+
+    before = gc.get_freeze_count()
+    holm_adjust(np.array([0.2, 0.01]))
+    assert gc.get_freeze_count() == before
+
+    def failing(*args, **kwargs):
+        assert gc.get_freeze_count() > before  # frozen during the call
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(models, "multipletests", failing)
+    with pytest.raises(RuntimeError, match="boom"):
+        holm_adjust(np.array([0.2, 0.01]))
+    assert gc.get_freeze_count() == before
+
+
 # ---------------------------------------------------------------- bootstrap reproducibility
 
 

@@ -11,9 +11,9 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 
 from backtest.evaluation.forecasts import clark_west, diebold_mariano, pooled_clark_west
+from backtest.evaluation.models import holm_adjust
 from backtest.evaluation.overfitting import sharpe_by_column
 from backtest.evaluation.performance import deflated_sharpe_ratio, expected_max_sharpe, sharpe_ratio
 from backtest.evaluation.sharpe_tests import sharpe_difference_test
@@ -39,28 +39,6 @@ FEW_MONTHS = 36
 DIEBOLD_MARIANO = "diebold_mariano"
 CLARK_WEST = "clark_west"
 POOLED = "pooled"
-
-
-def holm_adjust(p_values: np.ndarray) -> np.ndarray:
-    """Holm step-down adjusted p-values (family-wise error rate), NaN left as NaN.
-
-    Notes
-    -----
-    With the m finite p-values sorted ascending, ``p~_(i) = max_{j<=i} min(1, (m - j + 1)
-    p_(j))``. Rejecting where ``p~ < alpha`` controls the chance of any false rejection at
-    alpha; its smallest value is the Bonferroni ``m p_(1)``.
-
-    References
-    ----------
-    Holm, S. (1979). A simple sequentially rejective multiple test procedure. Scandinavian
-    Journal of Statistics 6(2), 65-70.
-    """
-    p = np.asarray(p_values, dtype=float)
-    out = np.full(p.shape, np.nan)
-    finite = np.isfinite(p)
-    if finite.any():
-        out[finite] = multipletests(p[finite], method="holm")[1]
-    return out
 
 
 def sharpe_table(

@@ -12,6 +12,7 @@ and say how far its R2_OS moves with the seed.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping, Sequence
 from itertools import combinations
 
@@ -29,13 +30,42 @@ COMPARISON_COLUMNS = [
 ]  # fmt: skip
 
 
-def holm(p_values: pd.Series) -> pd.Series:
-    """Holm-adjusted p-values (statsmodels ``multipletests``), NaN kept as NaN."""
-    out = pd.Series(np.nan, index=p_values.index)
-    finite = p_values.dropna()
-    if not finite.empty:
-        out[finite.index] = multipletests(finite.to_numpy(), method="holm")[1]
+def holm_adjust(p_values: np.ndarray) -> np.ndarray:
+    """Holm step-down adjusted p-values (family-wise error rate), NaN left as NaN.
+
+    statsmodels' ``multipletests`` computes them. Its Holm branch ends with a full
+    ``gc.collect()``, which scans every object alive in the process: 0.13 s a call once
+    scikit-learn, arch and matplotlib are imported (more with TensorFlow), and a run makes
+    one call per model and family. The objects alive before the call are frozen out of the
+    collector's view for its duration (``gc.freeze``, undone at once), so the collection
+    scans only what the call itself made: 30 us.
+
+    Notes
+    -----
+    With the m finite p-values sorted ascending, ``p~_(i) = max_{j<=i} min(1, (m - j + 1)
+    p_(j))``. Rejecting where ``p~ < alpha`` controls the chance of any false rejection at
+    alpha; its smallest value is the Bonferroni ``m p_(1)``.
+
+    References
+    ----------
+    Holm, S. (1979). A simple sequentially rejective multiple test procedure. Scandinavian
+    Journal of Statistics 6(2), 65-70.
+    """
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    finite = np.isfinite(p)
+    if finite.any():
+        gc.freeze()
+        try:
+            out[finite] = multipletests(p[finite], method="holm")[1]
+        finally:
+            gc.unfreeze()
     return out
+
+
+def holm(p_values: pd.Series) -> pd.Series:
+    """:func:`holm_adjust` of a series, on its index."""
+    return pd.Series(holm_adjust(p_values.to_numpy()), index=p_values.index)
 
 
 def model_metrics(
