@@ -39,7 +39,7 @@ class IndicatorWindows:
 
     @property
     def warmup(self) -> int:
-        """Rows of log returns without a value for every indicator."""
+        """The longest indicator window, in months (what sizes :func:`leading_months`' probe)."""
         return max(self.rsi, self.sma, self.bollinger, self.macd_slow)
 
 
@@ -157,11 +157,18 @@ def build_features(
                 blocks.append(pd.concat([target_returns[[ticker]], block], axis=1))
             features = pd.concat(blocks, axis=1)
             complete = features.notna().all(axis=1)
-            first = complete.idxmax() if complete.any() else None
-            if first is None or not complete.loc[first:].all():
+            if not complete.any():
+                needed = leading_months(Variant.INDICATORS, windows) + 1
                 raise ValueError(
-                    f"indicator features are incomplete after their warm-up; need more than "
-                    f"{windows.warmup} months of prices, got {len(prices)}"
+                    f"indicator features need at least {needed} months of prices (the "
+                    f"indicators' warm-up and one month with every value), got {len(prices)}"
+                )
+            first = complete.idxmax()
+            if not complete.loc[first:].all():
+                gap = complete.loc[first:].idxmin()
+                raise ValueError(
+                    f"indicator features are incomplete at {gap:%Y-%m}, after their warm-up: "
+                    "a missing price inside a ticker's history; fill or drop it"
                 )
             n_dropped = int((~complete).sum())
             notes.append(

@@ -107,10 +107,21 @@ def test_indicator_rows_align_with_returns_when_the_warmup_is_one_month():
 def test_indicator_gap_after_the_warmup_is_an_error():
     prices = _prices()
     prices.iloc[25, 0] = np.nan  # a hole well after the warm-up
-    with pytest.raises(ValueError, match=r"incomplete after their warm-up; need more than 7"):
+    with pytest.raises(ValueError, match=r"incomplete at 2012-02, after their warm-up"):
         build_features("indicators", prices, ["A", "B"], windows=WINDOWS)
-    with pytest.raises(ValueError, match=r"need more than 7 months of prices, got 6"):
-        build_features("indicators", _prices(n_months=6), ["A"], windows=WINDOWS)
+
+
+def test_too_short_for_the_indicators_names_the_months_needed():
+    # The naive reference says on which price the last indicator gets its first value
+    # (MACD's slow EMA, on the 7th with these windows): that many prices give one feature
+    # row, one fewer gives none and an error that names the number.
+    first_values = np.isnan(_naive_indicators(_prices()["A"].to_numpy(), WINDOWS)).argmin(axis=0)
+    needed = int(first_values.max()) + 1
+    assert needed == 7
+    fs = build_features("indicators", _prices(n_months=needed), ["A"], windows=WINDOWS)
+    assert len(fs.features) == 1
+    with pytest.raises(ValueError, match=rf"need at least {needed} months of prices .*, got 6$"):
+        build_features("indicators", _prices(n_months=needed - 1), ["A"], windows=WINDOWS)
 
 
 def test_relatives_variant_message():
