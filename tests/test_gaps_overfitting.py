@@ -186,6 +186,32 @@ def test_pbo_interval_matches_a_loop_over_the_documented_defaults():
     assert got.n_blocks == 4
 
 
+def test_pbo_interval_scores_resamples_in_stacks_as_one_at_a_time(monkeypatch):
+    from backtest.evaluation import overfitting
+
+    # Ties (returns on a 1% grid) make argmax and the ranks sensitive to any difference in
+    # the numbers; a stack of 3 resamples leaves a partial last stack (200 = 66 x 3 + 2).
+    rng = np.random.default_rng(11)
+    m = np.round(rng.normal(0.0, 0.03, (30, 5)), 2)
+    monkeypatch.setattr(overfitting, "_STACK_CELLS", 3 * 252 * 5)
+    got = overfitting.pbo_interval(m, n_blocks=10, alpha=0.3, random_state=5)
+    point, low, high = _naive_pbo_interval(m, 10, 200, 6, 0.3, 5)
+    assert (got.pbo, got.low, got.high) == (point, low, high)
+    assert low < high
+
+
+@pytest.mark.parametrize("n_blocks", [2, 4, 8, 14, 16])
+def test_cscv_splits_in_reverse_order_are_the_complements(n_blocks):
+    from backtest.evaluation.overfitting import _splits
+
+    # probability_of_backtest_overfitting reads the out-of-sample halves as the in-sample
+    # halves reversed; this is the property it relies on.
+    chosen, in_sample = _splits(n_blocks)
+    assert chosen.shape == (len(list(combinations(range(n_blocks), n_blocks // 2))), n_blocks // 2)
+    assert np.array_equal(in_sample.sum(axis=1), np.full(len(chosen), n_blocks // 2))
+    assert np.array_equal(~in_sample, in_sample[::-1])
+
+
 def test_pbo_interval_containing_half_at_either_end_is_uninformative():
     from backtest.evaluation.overfitting import PBOInterval
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from itertools import combinations
 
 import numpy as np
@@ -29,6 +30,8 @@ __all__ = [
 
 
 _BATCH = 512
+_STACK_CELLS = 2**18
+"""Resamples scored at once by :func:`pbo_interval` hold about this many Sharpe ratios."""
 
 
 @dataclass(frozen=True)
@@ -111,14 +114,53 @@ def _validate_panel(returns: ArrayLike | pd.DataFrame, n_blocks: int) -> np.ndar
     return m
 
 
+@cache
+def _splits(n_blocks: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every CSCV split of ``n_blocks``: in-sample blocks (n_splits, S/2) and mask (n_splits, S).
+
+    Read-only, built once per block count (listing the combinations cost more than scoring them).
+    In lexicographic order, split ``n_splits - 1 - i`` is the complement of split ``i``, so
+    the out-of-sample halves are the in-sample halves reversed (tests check it).
+    """
+    chosen = np.array(list(combinations(range(n_blocks), n_blocks // 2)))
+    in_sample = np.zeros((chosen.shape[0], n_blocks), dtype=bool)
+    in_sample[np.arange(chosen.shape[0])[:, None], chosen] = True
+    chosen.setflags(write=False)
+    in_sample.setflags(write=False)
+    return chosen, in_sample
+
+
 def _sharpe_of_halves(blocks: np.ndarray, member: np.ndarray) -> np.ndarray:
-    """``sharpe_by_column`` of every half at once, from per-block sums (same numbers, faster)."""
+    """``sharpe_by_column`` of every half at once, from per-block sums (same numbers, faster).
+
+    ``blocks`` is (..., n_blocks, block_len, n_configs) and ``member`` (n_splits, n_blocks);
+    the result is (..., n_splits, n_configs).
+    """
     weights = member.astype(float)
-    n_rows = blocks.shape[1] * member[0].sum()
-    mean = weights @ blocks.sum(axis=1) / n_rows
-    var = (weights @ (blocks**2).sum(axis=1) - n_rows * mean**2) / (n_rows - 1)
+    n_rows = blocks.shape[-2] * member[0].sum()
+    mean = weights @ blocks.sum(axis=-2) / n_rows
+    var = (weights @ (blocks**2).sum(axis=-2) - n_rows * mean**2) / (n_rows - 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return mean / np.sqrt(var)
+
+
+def _winner_logits(r_is: np.ndarray, r_oos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each split's in-sample winner: its out-of-sample metric and logit, along the last axis.
+
+    ``r_is`` and ``r_oos`` are (..., n_splits, n_configs); both results are (..., n_splits).
+    """
+    best = np.argmax(r_is, axis=-1)[..., None]
+    oos_best = np.take_along_axis(r_oos, best, axis=-1)
+    rank = np.sum(r_oos < oos_best, axis=-1) + (np.sum(r_oos == oos_best, axis=-1) + 1) / 2
+    w = rank / (r_oos.shape[-1] + 1)
+    return oos_best[..., 0], np.log(w / (1.0 - w))
+
+
+def _blocks(m: np.ndarray, n_blocks: int) -> np.ndarray:
+    """(..., n_periods, n_configs) -> (..., n_blocks, block_len, n_configs), oldest rows dropped."""
+    block_len = m.shape[-2] // n_blocks
+    kept = m[..., m.shape[-2] - block_len * n_blocks :, :]
+    return kept.reshape(*m.shape[:-2], n_blocks, block_len, m.shape[-1])
 
 
 def probability_of_backtest_overfitting(
@@ -160,36 +202,30 @@ def probability_of_backtest_overfitting(
     of backtest overfitting. Journal of Computational Finance 20(4), 39-69.
     """
     m = _validate_panel(returns, n_blocks)
-    block_len = m.shape[0] // n_blocks
-    blocks = m[m.shape[0] - block_len * n_blocks :].reshape(n_blocks, block_len, -1)
-    chosen = np.array(list(combinations(range(n_blocks), n_blocks // 2)))
+    blocks = _blocks(m, n_blocks)
+    chosen, in_sample = _splits(n_blocks)
     n_splits, n_configs = chosen.shape[0], m.shape[1]
-    in_sample = np.zeros((n_splits, n_blocks), dtype=bool)
-    in_sample[np.arange(n_splits)[:, None], chosen] = True
     if metric is sharpe_by_column:
-        r_is, r_oos = _sharpe_of_halves(blocks, in_sample), _sharpe_of_halves(blocks, ~in_sample)
+        r_is = _sharpe_of_halves(blocks, in_sample)
+        r_oos = r_is[::-1]  # each split's complement (see _splits)
     else:
         rest = np.nonzero(~in_sample)[1].reshape(n_splits, -1)
-        half = (-1, block_len * (n_blocks // 2), n_configs)
+        half = (-1, blocks.shape[1] * (n_blocks // 2), n_configs)
         r_is, r_oos = np.empty((n_splits, n_configs)), np.empty((n_splits, n_configs))
         for lo in range(0, n_splits, _BATCH):  # batches bound the memory of the stacks
             sl = slice(lo, lo + _BATCH)
             r_is[sl] = metric(blocks[chosen[sl]].reshape(half))
             r_oos[sl] = metric(blocks[rest[sl]].reshape(half))
+    oos_best, logits = _winner_logits(r_is, r_oos)
     best = np.argmax(r_is, axis=1)
-    rows = np.arange(n_splits)
-    oos_best = r_oos[rows, best][:, None]
-    rank = np.sum(r_oos < oos_best, axis=1) + (np.sum(r_oos == oos_best, axis=1) + 1) / 2
-    w = rank / (n_configs + 1)
-    logits = np.log(w / (1.0 - w))
     return PBOResult(
         pbo=float(np.mean(logits <= 0)),
         logits=logits,
-        prob_oos_loss=float(np.mean(oos_best[:, 0] < 0)),
-        prob_oos_below_median=float(np.mean(oos_best[:, 0] < np.median(r_oos, axis=1))),
+        prob_oos_loss=float(np.mean(oos_best < 0)),
+        prob_oos_below_median=float(np.mean(oos_best < np.median(r_oos, axis=1))),
         n_splits=n_splits,
-        is_performance=r_is[rows, best],
-        oos_performance=oos_best[:, 0],
+        is_performance=r_is[np.arange(n_splits), best],
+        oos_performance=oos_best,
     )
 
 
@@ -406,7 +442,25 @@ def pbo_interval(
     s = choose_n_blocks(m.shape[0]) if n_blocks is None else n_blocks
     point = probability_of_backtest_overfitting(m, s).pbo
     idx = stationary_bootstrap_indices(m.shape[0], mean_block, n_boot, random_state)
+    return PBOInterval(point, *_resampled_pbo_quantiles(m, idx, s, alpha), s, n_boot)
+
+
+def _resampled_pbo_quantiles(
+    m: np.ndarray, idx: np.ndarray, n_blocks: int, alpha: float
+) -> tuple[float, float]:
+    """Percentile interval of the PBO of every resample ``m[idx[b]]``, scored in stacks.
+
+    The same numbers as :func:`probability_of_backtest_overfitting` on each resample in turn
+    (its Sharpe fast path, batched over resamples; ``m`` is already checked).
+    """
+    _, in_sample = _splits(n_blocks)
+    per_stack = max(1, _STACK_CELLS // (in_sample.shape[0] * m.shape[1]))
+    draws = np.empty(idx.shape[0])
     with np.errstate(invalid="ignore", divide="ignore"):
-        draws = np.array([probability_of_backtest_overfitting(m[i], s).pbo for i in idx])
+        for lo in range(0, idx.shape[0], per_stack):
+            blocks = _blocks(m[idx[lo : lo + per_stack]], n_blocks)
+            r_is = _sharpe_of_halves(blocks, in_sample)
+            r_oos = r_is[..., ::-1, :]
+            draws[lo : lo + per_stack] = np.mean(_winner_logits(r_is, r_oos)[1] <= 0, axis=-1)
     low, high = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
-    return PBOInterval(point, float(low), float(high), s, n_boot)
+    return float(low), float(high)
