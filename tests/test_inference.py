@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from arch.bootstrap import MCS, SPA, StepM
+from arch.bootstrap import MCS, SPA, StationaryBootstrap, StepM
 from scipy.optimize import brentq
 
 from backtest.evaluation.deflation import deflated_best, effective_trials
@@ -164,6 +164,40 @@ def test_economic_value_intervals_bracket_the_estimates(rng):
     for x in (v.cer_gain, v.fee_bps):
         assert x.low < x.estimate < x.high
     assert np.isnan(v.break_even_bps.estimate)
+
+
+def _naive_interval(statistic, columns, n_boot, seed, alpha):
+    """One arch bootstrap per statistic, the scalar statistic on every resample in turn."""
+    boot = StationaryBootstrap(6, columns, seed=seed)
+    draws = np.array([statistic(*data[0][0].T) for data in boot.bootstrap(n_boot)])
+    draws = draws[~np.isnan(draws)]
+    low, high = np.quantile(draws, [alpha / 2, 1 - alpha / 2], method="inverted_cdf")
+    return statistic(*columns.T), low, high
+
+
+def test_economic_value_intervals_equal_a_loop_over_arch_resamples(rng):
+    # The strategy trades less than the benchmark in some months, more in others: some
+    # resamples' break-even cost is 0 (no edge), some inf (less trading), most finite.
+    n, gamma = 40, 5.0
+    s, b = rng.normal(0.012, 0.04, n), rng.normal(0.008, 0.04, n)
+    tau, taub = rng.uniform(0.0, 0.4, n), rng.uniform(0.0, 0.4, n)
+    v = economic_value(s, b, gamma, s, tau, b, taub, n_boot=300, alpha=0.2, random_state=4)
+
+    def gain(x, y):
+        return 100.0 * (certainty_equivalent(x, gamma) - certainty_equivalent(y, gamma))
+
+    pair, cols = np.column_stack([s, b]), np.column_stack([s, tau, b, taub])
+    for got, (statistic, columns) in zip(
+        (v.cer_gain, v.fee_bps, v.break_even_bps),
+        ((gain, pair), (lambda x, y: performance_fee(x, y, gamma), pair), (break_even_cost, cols)),
+        strict=True,
+    ):
+        expected = _naive_interval(statistic, columns, 300, 4, 0.2)
+        assert (got.estimate, got.low, got.high) == pytest.approx(expected, rel=1e-12)
+        assert got.low < got.high
+    boot = StationaryBootstrap(6, cols, seed=4)
+    evens = [break_even_cost(*data[0][0].T) for data in boot.bootstrap(300)]
+    assert 0.0 in evens and np.inf in evens  # the interval saw both limits
 
 
 # --- deflation and PBO ------------------------------------------------------------------------

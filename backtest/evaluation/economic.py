@@ -59,6 +59,11 @@ class EconomicValue:
     gamma: float
 
 
+def _cer(r: np.ndarray, gamma: float, periods_per_year: int) -> np.ndarray:
+    """Certainty equivalent along the last axis (periods) of ``r``."""
+    return periods_per_year * (r.mean(axis=-1) - gamma / 2 * r.var(axis=-1, ddof=1))
+
+
 def certainty_equivalent(returns: ArrayLike, gamma: float, periods_per_year: int = 12) -> float:
     """Annualised certainty-equivalent return ``12 (mean - gamma/2 var)`` of monthly returns.
 
@@ -67,8 +72,19 @@ def certainty_equivalent(returns: ArrayLike, gamma: float, periods_per_year: int
     Campbell, J. Y. and Thompson, S. B. (2008). Predicting excess stock returns out of
     sample: can anything beat the historical average? Review of Financial Studies 21(4).
     """
-    r = np.asarray(returns, dtype=float)
-    return float(periods_per_year * (r.mean() - gamma / 2 * r.var(ddof=1)))
+    return float(_cer(np.asarray(returns, dtype=float), gamma, periods_per_year))
+
+
+def _fee(r: np.ndarray, rb: np.ndarray, gamma: float, periods_per_year: int) -> np.ndarray:
+    """Performance fee along the last axis (periods) of ``r`` and ``rb``."""
+    x, xb = 1.0 + r, 1.0 + rb
+    k = gamma / (2.0 * (1.0 + gamma))
+    n = x.shape[-1]
+    u_b = np.sum(xb - k * xb**2, axis=-1)
+    c = x.sum(axis=-1) - k * np.sum(x**2, axis=-1) - u_b
+    lin = n - 2.0 * k * x.sum(axis=-1)
+    fee = 2.0 * c / (lin + np.sqrt(lin**2 + 4.0 * k * n * c))  # stable form of the small root
+    return fee * periods_per_year * 1e4
 
 
 def performance_fee(
@@ -88,15 +104,17 @@ def performance_fee(
     Fleming, J., Kirby, C. and Ostdiek, B. (2001). The economic value of volatility timing.
     Journal of Finance 56(1), 329-352.
     """
-    x = 1.0 + np.asarray(returns, dtype=float)
-    xb = 1.0 + np.asarray(benchmark, dtype=float)
-    k = gamma / (2.0 * (1.0 + gamma))
-    n = x.size
-    u_b = np.sum(xb - k * xb**2)
-    c = x.sum() - k * np.sum(x**2) - u_b
-    lin = n - 2.0 * k * x.sum()
-    fee = 2.0 * c / (lin + np.sqrt(lin**2 + 4.0 * k * n * c))  # stable form of the small root
-    return float(fee * periods_per_year * 1e4)
+    r, rb = np.asarray(returns, dtype=float), np.asarray(benchmark, dtype=float)
+    return float(_fee(r, rb, gamma, periods_per_year))
+
+
+def _break_even(g: np.ndarray, tau: np.ndarray, gb: np.ndarray, taub: np.ndarray) -> np.ndarray:
+    """Break-even cost along the last axis (periods) of the four series."""
+    edge = g.mean(axis=-1) - gb.mean(axis=-1)
+    drag = np.mean(tau * (1 + g), axis=-1) - np.mean(taub * (1 + gb), axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cost = edge / drag * 1e4
+    return np.where(edge <= 0, 0.0, np.where(drag <= 0, np.inf, cost))
 
 
 def break_even_cost(
@@ -111,28 +129,33 @@ def break_even_cost(
     Returns 0 when the strategy does not beat the benchmark even without costs, inf when it
     earns more gross and trades no more (no cost removes its edge).
     """
-    g, tau = np.asarray(gross, dtype=float), np.asarray(turnover, dtype=float)
-    gb, taub = np.asarray(gross_benchmark, dtype=float), np.asarray(turnover_benchmark, dtype=float)
-    edge = g.mean() - gb.mean()
-    drag = np.mean(tau * (1 + g)) - np.mean(taub * (1 + gb))
-    if edge <= 0:
-        return 0.0
-    if drag <= 0:
-        return float("inf")
-    return float(edge / drag * 1e4)
+    series = (gross, turnover, gross_benchmark, turnover_benchmark)
+    return float(_break_even(*(np.asarray(x, dtype=float) for x in series)))
+
+
+def _resamples(n_periods: int, block_size: float, n_boot: int, seed: int) -> np.ndarray:
+    """Row indices (n_boot, n_periods) of arch's stationary bootstrap with this seed.
+
+    The draws depend on the length, block size and seed only, so every statistic of one
+    comparison shares them (as a bootstrap per statistic with the same seed would draw).
+    """
+    boot = StationaryBootstrap(block_size, np.arange(n_periods), seed=seed)
+    return np.array([data[0][0] for data in boot.bootstrap(n_boot)])
 
 
 def _interval(
-    statistic: Callable[..., float],
+    statistic: Callable[..., np.ndarray],
     columns: np.ndarray,
-    block_size: float,
-    n_boot: int,
+    resamples: np.ndarray,
     alpha: float,
-    seed: int,
 ) -> Interval:
+    """``statistic`` of the columns and its percentile interval over the resampled rows.
+
+    ``statistic`` reduces the last axis of each column; each resample's series is a
+    contiguous row, so its sums run in the same order as on the series alone.
+    """
     estimate = statistic(*columns.T)
-    boot = StationaryBootstrap(block_size, columns, seed=seed)
-    draws = np.array([statistic(*data[0][0].T) for data in boot.bootstrap(n_boot)])
+    draws = statistic(*np.ascontiguousarray(columns[resamples].transpose(2, 0, 1)))
     draws = draws[~np.isnan(draws)]
     if not draws.size:
         return Interval(float(estimate), np.nan, np.nan)
@@ -172,19 +195,19 @@ def economic_value(
     EconomicValue
     """
     pair = np.column_stack([net, net_benchmark]).astype(float)
+    resamples = _resamples(pair.shape[0], block_size, n_boot, random_state)
 
-    def gain(a: np.ndarray, b: np.ndarray) -> float:
-        return 100.0 * (certainty_equivalent(a, gamma) - certainty_equivalent(b, gamma))
+    def gain(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return 100.0 * (_cer(a, gamma, 12) - _cer(b, gamma, 12))
 
-    def fee(a: np.ndarray, b: np.ndarray) -> float:
-        return performance_fee(a, b, gamma)
+    def fee(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return _fee(a, b, gamma, 12)
 
-    args = (block_size, n_boot, alpha, random_state)
-    cer = _interval(gain, pair, *args)
-    fee_bps = _interval(fee, pair, *args)
+    cer = _interval(gain, pair, resamples, alpha)
+    fee_bps = _interval(fee, pair, resamples, alpha)
     if gross is None or turnover is None or gross_benchmark is None or turnover_benchmark is None:
         even = Interval(np.nan, np.nan, np.nan)
     else:
         cols = np.column_stack([gross, turnover, gross_benchmark, turnover_benchmark])
-        even = _interval(break_even_cost, cols.astype(float), *args)
+        even = _interval(_break_even, cols.astype(float), resamples, alpha)
     return EconomicValue(cer_gain=cer, fee_bps=fee_bps, break_even_bps=even, gamma=gamma)
