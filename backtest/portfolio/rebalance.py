@@ -16,7 +16,6 @@ Longer than ~300 lines because the one rebalancing decision serves both the back
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -86,23 +85,18 @@ def views(
     The view's forecast is ``model``'s (default: the panel's primary model).
     """
     forecasts = panel.forecast(model)
+    returns = target_returns.to_numpy()
+    months = forecasts.index
+    frames = (forecasts, panel.hist_mean, panel.realised)
+    predicted, benchmarks, realised = (frame.to_numpy() for frame in frames)
     out = []
     for i in range(len(forecasts)):
         origin = panel.origin[i]
-        history = target_returns.loc[panel.train_start[i] : origin]
-        scored = forecasts.index <= origin
-        out.append(
-            (
-                origin,
-                MarketView(
-                    returns=history.to_numpy(),
-                    forecast=forecasts.iloc[i].to_numpy(),
-                    past_forecasts=forecasts.loc[scored].to_numpy(),
-                    past_benchmarks=panel.hist_mean.loc[scored].to_numpy(),
-                    past_realised=panel.realised.loc[scored].to_numpy(),
-                ),
-            )
-        )
+        history = target_returns.index.slice_indexer(panel.train_start[i], origin)
+        # Column-major, as a frame's rows read by .loc are: the strategies' sums over months
+        # then run in the same order (a row-major copy changes their last bits).
+        past = (np.asfortranarray(x[months <= origin]) for x in (predicted, benchmarks, realised))
+        out.append((origin, MarketView(returns[history], predicted[i], *past)))
     return out
 
 
@@ -149,41 +143,77 @@ def decide(
     weights in any process (a test runner, a resumed run, a worker).
     """
     with threadpool_limits(limits=1, user_api="blas"):
-        return _decide(origin, view, tickers, strategies, risk_aversion, max_weight)
+        choice = _choose(origin, {"": view}, {"": list(strategies)}, "", risk_aversion, max_weight)
+    return choice.decision(tickers)
 
 
-def _decide(
+@dataclass(frozen=True)
+class _Choice:
+    """One rebalancing decision as arrays: row ``j`` of each is the column ``names[j]``.
+
+    ``mu``, ``mu_simple`` and ``intensity`` are (n_strategies, n_assets); ``weights`` is
+    (n_strategies + 2, n_assets), the strategies then minimum variance and 1/N. The
+    per-date :class:`Decision` frames cost more to build than the decision itself, so the
+    backtest reads these and builds frames once for the whole run.
+    """
+
+    origin: pd.Timestamp
+    hist_mean: np.ndarray
+    names: list[str]
+    mu: np.ndarray
+    mu_simple: np.ndarray
+    intensity: np.ndarray
+    weights: np.ndarray
+
+    def decision(self, tickers: Sequence[str]) -> Decision:
+        """The same decision as frames indexed by ticker."""
+        index = pd.Index(list(tickers), name="ticker")
+
+        def frame(rows: np.ndarray, names: list[str]) -> pd.DataFrame:
+            return pd.DataFrame(dict(zip(names, rows, strict=True)), index=index)
+
+        return Decision(
+            origin=self.origin,
+            hist_mean=pd.Series(self.hist_mean, index=index),
+            mu=frame(self.mu, self.names),
+            mu_simple=frame(self.mu_simple, self.names),
+            intensity=frame(self.intensity, self.names),
+            weights=frame(self.weights, [*self.names, MIN_VARIANCE, EQUAL_WEIGHT]),
+        )
+
+
+def _choose(
     origin: pd.Timestamp,
-    view: MarketView,
-    tickers: Sequence[str],
-    strategies: Sequence[str],
+    views_by_model: dict[str, MarketView],
+    strategies_by_model: dict[str, list[str]],
+    primary: str,
     risk_aversion: float,
     max_weight: float,
-) -> Decision:
+) -> _Choice:
+    """Every model's strategies and the benchmarks at one date (caller limits BLAS threads).
+
+    Every model's view holds the same returns, so the covariances (Ledoit-Wolf for the
+    allocator, the sample one for the simple-return conversion) are estimated once for all.
+    """
     label = f"{origin:%Y-%m-%d}"
-    cov_log = view.sample_covariance
-    cov_simple = ledoit_wolf_covariance(np.expm1(view.returns))
+    first = views_by_model[primary]
+    cov_log = first.sample_covariance
+    cov_simple = ledoit_wolf_covariance(np.expm1(first.returns))
     mean_variance = MeanVariance(risk_aversion=risk_aversion, max_weight=max_weight)
-    mu, mu_simple, intensity, weights = {}, {}, {}, {}
-    for name in strategies:
-        est = make_strategy(name).fit(view)
-        mu[name] = est.mu_
-        mu_simple[name] = simple_expected_returns(est.mu_, cov_log)
-        intensity[name] = np.broadcast_to(np.asarray(est.intensity_, float), (len(tickers),))
-        weights[name] = mean_variance.allocate(mu_simple[name], cov_simple, label=label)
-    weights[MIN_VARIANCE] = MinimumVariance(max_weight=max_weight).allocate(
-        view.historical_mean, cov_simple, label=label
-    )
-    weights[EQUAL_WEIGHT] = EqualWeight().allocate(view.historical_mean, cov_simple, label=label)
-    index = pd.Index(list(tickers), name="ticker")
-    return Decision(
-        origin=origin,
-        hist_mean=pd.Series(view.historical_mean, index=index),
-        mu=pd.DataFrame(mu, index=index),
-        mu_simple=pd.DataFrame(mu_simple, index=index),
-        intensity=pd.DataFrame(intensity, index=index),
-        weights=pd.DataFrame(weights, index=index),
-    )
+    names, mu, mu_simple, intensity, weights = [], [], [], [], []
+    for model, view in views_by_model.items():
+        for name in strategies_by_model[model]:
+            est = make_strategy(name).fit(view)
+            names.append(model_strategy(name, model, primary))
+            mu.append(est.mu_)
+            mu_simple.append(simple_expected_returns(est.mu_, cov_log))
+            intensity.append(np.broadcast_to(np.asarray(est.intensity_, float), (view.n_assets,)))
+            weights.append(mean_variance.allocate(mu_simple[-1], cov_simple, label=label))
+    hist_mean = first.historical_mean
+    weights.append(MinimumVariance(max_weight=max_weight).allocate(hist_mean, cov_simple, label))
+    weights.append(EqualWeight().allocate(hist_mean, cov_simple, label=label))
+    rows = (np.reshape(x, (-1, first.n_assets)) for x in (mu, mu_simple, intensity))
+    return _Choice(origin, hist_mean, names, *rows, weights=np.array(weights))
 
 
 FORECAST_FREE = (
@@ -202,23 +232,35 @@ def model_strategy(name: str, model: str, primary: str) -> str:
     return name if model == primary else f"{name}@{model}"
 
 
-def _merge(decisions: dict[str, Decision], primary: str) -> Decision:
-    """One decision holding every model's forecast-based strategies, suffixed by model."""
-    first = decisions[primary]
-    frames: dict[str, list[pd.DataFrame]] = {"mu": [], "mu_simple": [], "intensity": []}
-    weights = [first.weights.drop(columns=list(first.benchmarks))]
-    for model, d in decisions.items():
-        rename = {c: model_strategy(c, model, primary) for c in d.mu.columns}
-        for field, parts in frames.items():
-            parts.append(getattr(d, field).rename(columns=rename))
-        if model != primary:
-            weights.append(d.weights.drop(columns=list(d.benchmarks)).rename(columns=rename))
-    weights.append(first.weights[list(first.benchmarks)])
-    return dataclasses.replace(
-        first,
-        **{field: pd.concat(parts, axis=1) for field, parts in frames.items()},
-        weights=pd.concat(weights, axis=1),
-    )
+def _choose_every_model(
+    panel: ForecastPanel,
+    target_returns: pd.DataFrame,
+    strategies: Sequence[str],
+    risk_aversion: float,
+    max_weight: float,
+    last_only: bool = False,
+) -> list[_Choice]:
+    """:func:`decide_every_model` as arrays."""
+    names = {panel.primary: list(strategies)}
+    for model in panel.models[1:]:
+        if forecast_based := [s for s in strategies if s not in FORECAST_FREE]:
+            names[model] = forecast_based
+    dated = {model: views(panel, target_returns, model) for model in names}
+    dates = range(len(panel.origin))[-1:] if last_only else range(len(panel.origin))
+    # One BLAS limit around every decision (as decide sets for one): threadpoolctl scans
+    # the loaded libraries on every entry, ~5-15 ms, a second or more over a run.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return [
+            _choose(
+                panel.origin[i],
+                {model: dated[model][i][1] for model in names},
+                names,
+                panel.primary,
+                risk_aversion,
+                max_weight,
+            )
+            for i in dates
+        ]
 
 
 def decide_every_model(
@@ -235,26 +277,10 @@ def decide_every_model(
     strategies that use a forecast (not :data:`FORECAST_FREE`), named ``strategy@model``.
     ``last_only`` decides at the last origin only (the live decision).
     """
-    per_model: dict[str, list[Decision]] = {}
-    for model in panel.models:
-        names = list(strategies)
-        if model != panel.primary:
-            names = [s for s in strategies if s not in FORECAST_FREE]
-            if not names:
-                continue
-        dated = views(panel, target_returns, model)
-        # One BLAS limit around every decision (as decide sets for one): threadpoolctl scans
-        # the loaded libraries on every entry, ~5-15 ms, a second or more over a run.
-        with threadpool_limits(limits=1, user_api="blas"):
-            per_model[model] = [
-                _decide(origin, view, panel.tickers, names, risk_aversion, max_weight)
-                for origin, view in (dated[-1:] if last_only else dated)
-            ]
-    models = list(per_model)
-    return [
-        _merge(dict(zip(models, same_origin, strict=True)), panel.primary)
-        for same_origin in zip(*per_model.values(), strict=True)
-    ]
+    choices = _choose_every_model(
+        panel, target_returns, strategies, risk_aversion, max_weight, last_only
+    )
+    return [choice.decision(panel.tickers) for choice in choices]
 
 
 FIELDS = ("mu", "mu_simple", "intensity")
@@ -262,32 +288,21 @@ FIELDS = ("mu", "mu_simple", "intensity")
 
 
 def _expected_rows(
-    decisions: Sequence[Decision], dates: pd.DatetimeIndex, tickers: Sequence[str]
+    choices: Sequence[_Choice], dates: pd.DatetimeIndex, tickers: Sequence[str]
 ) -> pd.DataFrame:
     """Long table of every decision's mu, mu_simple and intensity: date, then strategy, ticker."""
-    tickers = list(tickers)
-    n_assets = len(tickers)
-    parts = []
-    for d, date in zip(decisions, dates, strict=True):
-        names = list(d.mu.columns)
-        n_rows = len(names) * n_assets
-        parts.append(
-            pd.DataFrame(
-                {
-                    "origin": [d.origin] * n_rows,
-                    "date": [date] * n_rows,
-                    "ticker": tickers * len(names),
-                    "strategy": np.repeat(names, n_assets).tolist(),
-                    **{
-                        field: getattr(d, field).loc[tickers, names].to_numpy().T.ravel()
-                        for field in FIELDS
-                    },
-                }
-            )
-        )
-    if not parts:
+    if not choices:
         return pd.DataFrame(columns=["origin", "date", "ticker", "strategy", *FIELDS])
-    return pd.concat(parts, ignore_index=True)
+    tickers = list(tickers)
+    sizes = [len(c.names) * len(tickers) for c in choices]
+    columns = {
+        "origin": pd.DatetimeIndex([c.origin for c in choices]).repeat(sizes),
+        "date": pd.DatetimeIndex(dates).repeat(sizes),
+        "ticker": [t for c in choices for _ in c.names for t in tickers],
+        "strategy": [name for c in choices for name in c.names for _ in tickers],
+        **{f: np.concatenate([getattr(c, f).ravel() for c in choices]) for f in FIELDS},
+    }
+    return pd.DataFrame(columns)
 
 
 def backtest_strategies(
@@ -318,18 +333,17 @@ def backtest_strategies(
         Monthly log returns of a market ETF (SPY), held as a buy-and-hold benchmark.
     """
     tickers = panel.tickers
-    decisions = decide_every_model(panel, target_returns, strategies, risk_aversion, max_weight)
-    expected = _expected_rows(decisions, panel.dates, tickers)
+    choices = _choose_every_model(panel, target_returns, strategies, risk_aversion, max_weight)
+    expected = _expected_rows(choices, panel.dates, tickers)
     realised_simple = np.expm1(target_returns[tickers])
-    index = pd.DatetimeIndex([d.origin for d in decisions], name="origin")
-    names = decisions[0].weights.columns
-    # (n_origins, n_assets, n_columns): every decision's weights, each column a strategy.
-    stacked = np.stack([d.weights.loc[list(tickers), names].to_numpy() for d in decisions])
+    index = pd.DatetimeIndex([c.origin for c in choices], name="origin")
+    names = [*choices[0].names, MIN_VARIANCE, EQUAL_WEIGHT]
+    # (n_columns, n_origins, n_assets): every decision's weights, each column a strategy.
+    stacked = np.stack([c.weights for c in choices], axis=1)
+    columns = pd.Index(tickers, name="ticker")
     results = {
         name: simulate_portfolio(
-            pd.DataFrame(stacked[:, :, j], index=index, columns=pd.Index(tickers, name="ticker")),
-            realised_simple,
-            cost_bps,
+            pd.DataFrame(stacked[j], index=index, columns=columns), realised_simple, cost_bps
         )
         for j, name in enumerate(names)
     }
