@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +10,17 @@ import pandas as pd
 
 from backtest.config import RunConfig
 from backtest.data.prices import PriceData
+from backtest.engine.panel import ForecastPanel
 from backtest.engine.store import WindowStore
-from backtest.engine.walkforward import Runner, model_specs, walk_forward
+from backtest.engine.walkforward import (
+    Runner,
+    assemble,
+    fit_window,
+    model_specs,
+    plan_jobs,
+    prepare,
+    walk_forward,
+)
 from backtest.evaluation.models import (
     comparator_sentence,
     mcs_p_values,
@@ -130,6 +139,78 @@ def run_variant(
     from ``out``, so a run in memory and a run read from disk are the same thing.
     """
     panel = walk_forward(config, data.prices, store, runner, progress)
+    return write_variant(config, data, panel, out)
+
+
+def fit_variants(
+    configs: Sequence[RunConfig],
+    prices: pd.DataFrame,
+    stores: Sequence[WindowStore],
+    runner: Runner,
+    progress: Callable[[Iterable, int], Iterable] | None = None,
+) -> Iterator[tuple[int, ForecastPanel]]:
+    """The walk-forwards of several configurations, their windows fitted as one pool of work.
+
+    Yields ``(i, panel)`` of ``configs[i]`` as soon as its last window is in, in the order
+    they complete; ``stores[i]`` caches the windows of ``configs[i]``. Every window goes to
+    ``runner`` in one call, so its workers start once and never wait between
+    configurations; while the caller writes one panel's results, the workers go on with
+    the windows of the others (a runner's workers keep fitting what was submitted while its
+    stream is not read). Each panel is the one :func:`walk_forward` returns for its config.
+    """
+    plans = []
+    for config in configs:
+        seq, notes = prepare(config, prices)
+        plans.append((seq, notes, plan_jobs(config, seq)))
+    outputs: list[dict[str, dict[str, np.ndarray]]] = [{} for _ in configs]
+    n_cached, waiting, todo, owners = [], [], [], {}
+    for i, ((_, _, jobs), store) in enumerate(zip(plans, stores, strict=True)):
+        missing = []
+        for job in jobs:
+            cached = store.load(job.key, job.model)
+            if cached is not None:
+                outputs[i][job.key] = cached
+                continue
+            missing.append(job.key)
+            if job.key not in owners:
+                todo.append(job)
+            owners.setdefault(job.key, []).append(i)
+        n_cached.append(len(jobs) - len(missing))
+        waiting.append(set(missing))
+
+    def panel(i: int) -> tuple[int, ForecastPanel]:
+        seq, notes, jobs = plans[i]
+        arrays = [outputs[i][job.key] for job in jobs]
+        corrupt = tuple(stores[i].corrupt)
+        returns = log_returns(prices)
+        return i, assemble(configs[i], seq, jobs, arrays, n_cached[i], corrupt, notes, returns)
+
+    # Variants read whole from the cache wait for the first fitted window: the runner's
+    # workers start when its stream is first read, and should not wait for their writing.
+    ready = [i for i in range(len(configs)) if not waiting[i]]
+    stream = runner(fit_window, todo) if todo else iter(())
+    if progress is not None:
+        stream = progress(stream, len(todo))
+    models = {job.key: job.model for job in todo}
+    remaining = len(todo)
+    for key, arrays in stream:
+        stores[owners[key][0]].save(key, arrays, models[key])
+        remaining -= 1
+        for i in owners[key]:
+            outputs[i][key] = arrays
+            waiting[i].discard(key)
+            if not waiting[i]:
+                ready.append(i)
+        while ready and remaining:  # after the last window, the stream ends first (its timing)
+            yield panel(ready.pop(0))
+    yield from (panel(i) for i in ready)
+
+
+def write_variant(config: RunConfig, data: PriceData, panel: ForecastPanel, out: Path) -> RunResult:
+    """Allocation, inference, files and charts of a fitted walk-forward, written under ``out``.
+
+    Returns what :func:`backtest.reports.run_dir.load_run` reads back from ``out``.
+    """
     with ChartPool() as charts:  # charts draw in the background while the rest is computed
         metrics, comparison = write_forecast_outputs(panel, out, charts)
         returns = log_returns(data.prices)

@@ -91,6 +91,12 @@ class Console:
         if self.level >= NORMAL:
             print(text, file=self.stream, flush=True)
 
+    def event(self, text: str) -> None:
+        """A line on stderr (normal and verbose) that clears a bar's line on a terminal first."""
+        if self.level >= NORMAL:
+            clear = "\r\033[K" if self.animate else ""
+            print(f"{clear}{text}", file=self.stream, flush=True)
+
     def note(self, text: str) -> None:
         """``note: ...`` on stderr (normal and verbose), always in run.log."""
         self.log.lines.append(f"note: {text}")
@@ -176,17 +182,18 @@ class Console:
             line = f"{clear}- {text}: {time.perf_counter() - started:.1f} s"
             print(line, file=self.stream, flush=True)
 
-    def windows(self, desc: str, after: str = "allocating, writing results and charts"):
+    def windows(self, desc: str, after: str | None = "allocating, writing results and charts"):
         """A progress callback for the window stream of a walk-forward.
 
         Shows "starting workers" until the first window arrives, then a bar whose rate and
-        ETA count fitting only; when the stream ends, starts the stage ``after``.
+        ETA count fitting only; when the stream ends, starts the stage ``after`` (if any).
         """
 
         def wrap(stream: Iterable, total: int) -> Iterator:
             if total == 0:
                 self.say(f"- {desc}: every window read from the cache")
-                self.stage(after)
+                if after:
+                    self.stage(after)
                 yield from stream
                 return
             self.stage(f"starting workers for {total} window(s)")
@@ -207,7 +214,8 @@ class Console:
             if self.level >= NORMAL and not self.animate:
                 seconds = time.perf_counter() - fitting
                 print(f"- {desc}: {total} in {seconds:.1f} s", file=self.stream, flush=True)
-            self.stage(after)
+            if after:
+                self.stage(after)
 
         return wrap
 
