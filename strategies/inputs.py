@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -108,12 +109,20 @@ class MarketView:
         """Number of past months with a scored forecast."""
         return self.past_forecasts.shape[0]
 
-    @property
+    @cached_property
     def historical_mean(self) -> np.ndarray:
-        """Sample mean of :attr:`returns`, shape (n_assets,)."""
-        return self.returns.mean(axis=0)
+        """Sample mean of :attr:`returns`, shape (n_assets,); read-only, computed once."""
+        return _read_only(self.returns.mean(axis=0))
 
-    @property
+    @cached_property
     def sample_covariance(self) -> np.ndarray:
-        """Unbiased sample covariance of :attr:`returns` (ddof=1), shape (n_assets, n_assets)."""
-        return np.atleast_2d(np.cov(self.returns, rowvar=False, ddof=1))
+        """Unbiased sample covariance of :attr:`returns` (ddof=1), shape (n_assets, n_assets).
+
+        Read-only, computed once (every strategy of a rebalancing date reads it).
+        """
+        return _read_only(np.atleast_2d(np.cov(self.returns, rowvar=False, ddof=1)))
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.setflags(write=False)
+    return array

@@ -370,3 +370,22 @@ def test_market_view_smallest_shapes_and_float_conversion():
     for name in ("returns", "forecast", "past_forecasts", "past_benchmarks", "past_realised"):
         assert getattr(view, name).dtype == float
     np.testing.assert_array_equal(view.historical_mean, [2.0])
+
+
+def test_view_moments_are_computed_once_and_cannot_be_changed_by_a_strategy(rng):
+    returns = rng.normal(0.01, 0.05, (24, 3))
+    empty = np.zeros((0, 3))
+    view = MarketView(returns, np.zeros(3), empty, empty, empty)
+    np.testing.assert_array_equal(view.historical_mean, returns.mean(axis=0))
+    np.testing.assert_array_equal(view.sample_covariance, np.cov(returns.T, ddof=1))
+    assert view.historical_mean is view.historical_mean  # one estimate shared by the strategies
+    assert view.sample_covariance is view.sample_covariance
+    for moment in (view.historical_mean, view.sample_covariance):
+        with pytest.raises(ValueError, match="read-only"):
+            moment[0] = 1.0
+
+
+def test_make_strategy_still_rejects_a_parameter_its_strategy_lacks():
+    with pytest.raises(ValueError, match=r"'blend_50' \(Blend\) does not accept \['tau'\]"):
+        make_strategy("blend_50", tau=0.1)
+    assert make_strategy("blend_50").weight == 0.5
