@@ -122,3 +122,19 @@ def test_expected_and_weights_tables_match_a_cell_by_cell_reading_of_the_decisio
         rows = [[d.weights.at[t, name] for t in panel.tickers] for d in decisions]
         np.testing.assert_array_equal(result.results[name].weights.to_numpy(), rows)
         assert list(result.results[name].weights.columns) == list(panel.tickers)
+
+
+def test_weights_tidy_reads_every_strategy_cell_by_cell(rng):
+    panel, returns = _panel(rng)
+    market = pd.Series(rng.normal(0.01, 0.04, len(returns)), index=returns.index)
+    result = backtest_strategies(panel, returns, ["hist_mean", "skill"], 5.0, 0.4, 10.0, market)
+    naive = pd.DataFrame(
+        [
+            (origin, name, ticker, r.weights.at[origin, ticker])
+            for name, r in result.results.items()
+            for ticker in r.weights.columns  # the market holds one column, SPY
+            for origin in r.weights.index
+        ],
+        columns=["origin", "strategy", "ticker", "weight"],
+    )
+    pd.testing.assert_frame_equal(result.weights_tidy(), naive, check_exact=True)

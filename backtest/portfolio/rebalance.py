@@ -67,14 +67,24 @@ class StrategyBacktest:
         return pd.DataFrame({name: getattr(r, field) for name, r in self.results.items()})
 
     def weights_tidy(self) -> pd.DataFrame:
-        """Tidy weights: origin (decision date), strategy, ticker, weight."""
-        frames = []
+        """Tidy weights: origin (decision date), strategy, ticker, weight.
+
+        Each strategy's rows run ticker by ticker, origins in order within a ticker (the
+        order of ``DataFrame.melt``), built from the arrays in one frame.
+        """
+        parts: dict[str, list[np.ndarray]] = {"origin": [], "strategy": [], "ticker": []}
+        weights = []
         for name, result in self.results.items():
-            w = result.weights.rename_axis("origin").reset_index()
-            long = w.melt(id_vars="origin", var_name="ticker", value_name="weight")
-            long.insert(1, "strategy", name)
-            frames.append(long)
-        return pd.concat(frames, ignore_index=True)
+            w = result.weights
+            n_origins, n_tickers = w.shape
+            parts["origin"].append(np.tile(w.index.to_numpy(), n_tickers))
+            parts["strategy"].append(np.full(w.size, name, dtype=object))
+            parts["ticker"].append(np.repeat(w.columns.to_numpy(dtype=object), n_origins))
+            weights.append(w.to_numpy().T.ravel())
+        if not weights:
+            return pd.DataFrame(columns=["origin", "strategy", "ticker", "weight"])
+        columns = {key: np.concatenate(arrays) for key, arrays in parts.items()}
+        return pd.DataFrame({**columns, "weight": np.concatenate(weights)})
 
 
 def views(
