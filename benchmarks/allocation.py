@@ -7,11 +7,13 @@ Two measurements in one process, the solvers interleaved so that machine load hi
     monthly returns (vol 4-12%), rolling 36-month windows, at 7 and 50 assets. Timed twice:
     the solver call alone (``solve_capped_budget_qp`` or its stand-in, on the same ``H`` and
     ``c``) and the whole :func:`strategies.mean_variance_weights` (its input checks, the same
-    for every solver, included). Each problem's time is the best of ``--repeats`` calls (load
-    spikes hit a 15-microsecond call harder than a millisecond one); then the best and the
-    median over the problems, the ratios of the medians, the largest weight difference and the
-    worst utility difference against SLSQP; and DAQP warm started from the previous window's
-    weights (what last month's solution would give).
+    for every solver, included), and that call again on a :class:`strategies.CheckedCovariance`
+    (checked once a date for the dozen problems that share it; its own cost is printed, and
+    the ratio with it shared by those problems). Each problem's time is the best of
+    ``--repeats`` calls (load spikes hit a 15-microsecond call harder than a millisecond one);
+    then the best and the median over the problems, the ratios of the medians, the largest
+    weight difference and the worst utility difference against SLSQP; and DAQP warm started
+    from the previous window's weights (what last month's solution would give).
 ``whole allocation``
     Every strategy and both benchmarks (:func:`backtest.portfolio.rebalance.decide`) at every
     origin of an ``--assets`` x ``--months`` walk-forward with synthetic forecasts: wall and CPU
@@ -113,6 +115,10 @@ def clarabel_solve(hessian: np.ndarray, linear: np.ndarray, upper: float) -> QPS
     return QPSolution(np.asarray(result.x, dtype=float), str(result.status), result.iterations)
 
 
+#: Mean-variance problems that share one date's covariance in ``decide`` (every strategy, and
+#: minimum variance), the calls a :class:`strategies.CheckedCovariance` is checked once for.
+STRATEGIES_PER_DATE = len(StrategyName) + 1
+
 SOLVERS: dict[str, Callable[..., QPSolution]] = {
     "slsqp": slsqp_solve,
     "clarabel": clarabel_solve,
@@ -157,10 +163,11 @@ def per_solve(
     """Every solver on the same ``problems`` covariances (36-month windows), interleaved."""
     returns = synthetic_returns(n_assets, 36 + problems, seed=n_assets)
     call: dict[str, list[float]] = {name: [] for name in [*SOLVERS, "daqp warm"]}
-    whole: dict[str, list[float]] = {name: [] for name in SOLVERS}
+    whole: dict[str, list[float]] = {name: [] for name in [*SOLVERS, "daqp, checked cov"]}
+    checks: list[float] = []
     iterations: dict[str, list[int]] = {"daqp": [], "daqp warm": []}
-    weight_gap = dict.fromkeys(["clarabel", "daqp"], 0.0)
-    utility_gap = dict.fromkeys(["clarabel", "daqp"], np.inf)
+    weight_gap = dict.fromkeys(["clarabel", "daqp", "daqp, checked cov"], 0.0)
+    utility_gap = dict.fromkeys(["clarabel", "daqp", "daqp, checked cov"], np.inf)
     previous = None
     for start in range(problems):
         window = np.expm1(returns[start : start + 36])
@@ -174,6 +181,12 @@ def per_solve(
                     repeats, allocation.mean_variance_weights, mu, cov, gamma, cap
                 )
             whole[name].append(seconds)
+        seconds, checked = best_of(repeats, allocation.CheckedCovariance, cov)
+        checks.append(seconds)
+        seconds, weights["daqp, checked cov"] = best_of(
+            repeats, allocation.mean_variance_weights, mu, checked, gamma, cap
+        )
+        whole["daqp, checked cov"].append(seconds)
         iterations["daqp"].append(solution.iterations)
         if previous is not None:  # last window's weights start this one's working set
             seconds, warm = best_of(
@@ -199,8 +212,14 @@ def per_solve(
     row["call ratio clarabel/daqp (medians)"] = call_median["clarabel"] / call_median["daqp"]
     for name, value in whole_median.items():
         row[f"whole mean_variance_weights median us: {name}"] = 1e6 * value
-    for name in ["clarabel", "daqp"]:
+    for name in ["clarabel", "daqp", "daqp, checked cov"]:
         row[f"whole ratio slsqp/{name} (medians)"] = whole_median["slsqp"] / whole_median[name]
+    check_median = statistics.median(checks)
+    row["CheckedCovariance(cov) median us (once a date)"] = 1e6 * check_median
+    shared = whole_median["daqp, checked cov"] + check_median / STRATEGIES_PER_DATE
+    row[f"whole ratio slsqp/daqp, check shared by {STRATEGIES_PER_DATE}"] = (
+        whole_median["slsqp"] / shared
+    )
     row["daqp iterations, mean: cold"] = float(np.mean(iterations["daqp"]))
     row["daqp iterations, mean: warm"] = float(np.mean(iterations["daqp warm"]))
     for name in weight_gap:

@@ -3,6 +3,7 @@
 from strategies.allocation import (
     Allocator,
     AllocatorName,
+    CheckedCovariance,
     EqualWeight,
     MeanVariance,
     MinimumVariance,
@@ -44,6 +45,7 @@ from strategies.shrinkage import (
 __all__ = [
     "Allocator",
     "AllocatorName",
+    "CheckedCovariance",
     "BayesStein",
     "BlackLitterman",
     "BlackLittermanPrior",

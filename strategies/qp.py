@@ -36,8 +36,8 @@ quadratic programming using recursive LDL' updates. IEEE Transactions on Automat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import daqp
 import numpy as np
@@ -79,9 +79,11 @@ _EXIT_FLAGS = {
 _ACTIVE, _AT_LOWER, _EQUALITY = 1, 2, 5
 
 
-@dataclass(frozen=True)
-class QPSolution:
-    """What the solver returned: the primal point, its status and the iteration count."""
+class QPSolution(NamedTuple):
+    """What the solver returned: the primal point, its status and the iteration count.
+
+    A named tuple: built once a solve, ~1 us cheaper than a frozen dataclass.
+    """
 
     x: np.ndarray
     status: str
@@ -155,8 +157,11 @@ def solve_capped_budget_qp(
     # Scaling the objective leaves the argmin alone but makes DAQP's absolute dual tolerance
     # mean the same on a 1%-volatility minimum variance as on a 15%-volatility mean-variance
     # problem (and on the nearly linear problems of a cap that leaves a sliver around 1/N).
-    mean_curvature = float(np.trace(hessian)) / n_assets
-    magnitude = max(mean_curvature, float(np.abs(linear).max()))
+    # Builtins on small lists and the ndarray method rather than np.trace and NumPy reductions:
+    # at 7 assets each NumPy call's overhead is a tenth of DAQP's whole solve.
+    mean_curvature = float(hessian.trace()) / n_assets
+    coefficients = linear.tolist()
+    magnitude = max(mean_curvature, max(coefficients), -min(coefficients))
     scale = 1.0 / magnitude if magnitude > 0 else 1.0
     near_linear = mean_curvature * scale < NEAR_LINEAR
     budget, upper_bounds, lower_bounds = _constraints(n_assets, float(upper))
@@ -171,7 +176,7 @@ def solve_capped_budget_qp(
         eps_prox=1.0 if near_linear else -1e-6,  # negative: regularise only a singular H
     )
     x = np.asarray(x, dtype=float)
-    status = _EXIT_FLAGS.get(int(exit_flag), f"exit flag {exit_flag}")
+    status = _EXIT_FLAGS.get(int(exit_flag)) or f"exit flag {exit_flag}"
     values = x.tolist()  # three builtins on a list beat three NumPy reductions at this size
     violation = max(-min(values), max(values) - upper, abs(sum(values) - 1.0))
     if status == "Solved" and not violation <= FEASIBILITY_TOLERANCE:
