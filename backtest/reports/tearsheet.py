@@ -53,25 +53,26 @@ def drawdown_table(returns: pd.Series, top: int = 5) -> pd.DataFrame:
         trough, a negative fraction), ``months`` (peak to recovery, or to the last month when
         not recovered) and ``underwater`` (months below the peak: quantstats' duration).
     """
-    wealth = _wealth(returns)
-    peak = wealth.cummax()
+    series = _wealth(returns)
+    months, wealth = series.index, series.to_numpy()
+    peak = np.maximum.accumulate(wealth)
     under = wealth < peak
     rows = []
     i, n = 0, len(wealth)
     while i < n:
-        if not under.iloc[i]:
+        if not under[i]:
             i += 1
             continue
         j = i
-        while j < n and under.iloc[j]:
+        while j < n and under[j]:
             j += 1
-        spell = wealth.iloc[i:j] / peak.iloc[i:j] - 1.0
+        spell = wealth[i:j] / peak[i:j] - 1.0
         recovered = j < n
         rows.append(
             {
-                "start": wealth.index[i - 1],
-                "trough": spell.idxmin(),
-                "recovery": wealth.index[j] if recovered else pd.NaT,
+                "start": months[i - 1],
+                "trough": months[i + int(np.argmin(spell))],
+                "recovery": months[j] if recovered else pd.NaT,
                 "depth": float(spell.min()),
                 "months": (j if recovered else n - 1) - (i - 1),
                 "underwater": j - i,
