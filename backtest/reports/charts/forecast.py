@@ -11,9 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
+import matplotlib.dates as mdates
 import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
+from matplotlib.collections import LineCollection
+from matplotlib.lines import Line2D
 
 from backtest.reports.charts.style import (
     HIGHLIGHT_PALETTE,
@@ -350,24 +353,34 @@ def plot_expected_returns_over_time(
     tickers = list(tickers or dict.fromkeys(expected["ticker"]))
     wide = expected.pivot_table(index="date", columns=["ticker", "strategy"], values="mu")
     dates = pd.DatetimeIndex(wide.index)
+    x = mdates.date2num(dates)
+    order = palette.sort(strategies)
     with mpl.rc_context(STYLE):
         fig, axes = panel_grid(len(tickers), 4, (3.2, 2.0), extra_height=0.55)
         for ax, ticker in zip(axes, tickers, strict=True):
-            for name in palette.sort(strategies)[::-1]:
-                if (ticker, name) in wide:
-                    series = 100 * periods_per_year * wide[(ticker, name)]
-                    ax.plot(dates, series.to_numpy(), label=name, **palette.line(name))
+            drawn = [n for n in order[::-1] if (ticker, n) in wide]
+            lines = {n: 100 * periods_per_year * wide[(ticker, n)].to_numpy() for n in drawn}
+            # The faded lines as one collection under the strong ones (a line each costs
+            # about as much to build and draw as a panel's whole collection).
+            faded = [n for n in drawn if not palette.strong(n)]
+            ax.add_collection(
+                LineCollection(
+                    [np.column_stack([x, lines[n]]) for n in faded],
+                    colors=[palette.color(n) for n in faded], linewidths=1.0, alpha=0.5,
+                    zorder=2,
+                )
+            )  # fmt: skip
+            for name in (n for n in drawn if palette.strong(n)):
+                ax.plot(dates, lines[name], label=name, **palette.line(name))
             ax.axhline(0.0, color="black", linewidth=0.6)
             ax.yaxis.set_major_formatter(mticker.PercentFormatter(decimals=0))
             ax.set_title(str(ticker), loc="left", fontweight="bold")
             format_date_axis(ax, dates)
         for ax in axes[::4]:
             ax.set_ylabel("expected return, %/yr")
-        handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(
-            handles[::-1], labels[::-1], loc="lower center", ncols=min(len(labels), 7),
-            frameon=False,
-        )  # fmt: skip
+        shown = [n for n in order if any((t, n) in wide for t in tickers)]
+        handles = [Line2D([], [], **palette.line(n)) for n in shown]
+        fig.legend(handles, shown, loc="lower center", ncols=min(len(shown), 7), frameon=False)
         title(
             fig,
             "Annualised expected log return over time: historical mean vs shrunk",

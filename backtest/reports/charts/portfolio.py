@@ -11,10 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
+import matplotlib.dates as mdates
 import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
+from matplotlib.collections import LineCollection, PatchCollection
 from matplotlib.figure import Figure
+from matplotlib.patches import StepPatch
 
 from backtest.reports.charts.style import (
     STYLE,
@@ -165,28 +169,49 @@ def plot_equity_curves(
 
 def _stack_weights(
     ax: Any, weights: pd.DataFrame, palette: Mapping[str, Any], cap: float | None
-) -> None:
+) -> list[Artist]:
     """Stack long weights above zero and short weights below it, in percent, as monthly steps.
 
-    Each target weight is held for the month after its decision, so the areas are steps
-    (``step="post"``) that run one month past the last decision.
+    Each target weight is held for the month after its decision, so each asset's band is a
+    filled step (a :class:`~matplotlib.patches.StepPatch` between the bands below and above
+    it) from one decision to the next, the last one month past the last decision. The bands
+    of a panel are drawn as one patch collection: a tenth of the cost of ``stackplot``'s
+    ``fill_between`` per band, for the same areas.
+
+    Returns
+    -------
+    list of Artist
+        Legend handles, labelled: one band per asset, then the cap line.
     """
     end = weights.index[-1] + pd.offsets.MonthEnd(1)
-    held = pd.concat([weights, weights.iloc[[-1]].set_axis([end])])
-    x = held.index
-    colours = [palette[c] for c in held.columns]
-    values = 100 * held.fillna(0.0).to_numpy().T
-    kw = {"colors": colours, "linewidth": 0.0, "step": "post"}
-    ax.stackplot(x, np.clip(values, 0, None), labels=list(held.columns), **kw)
-    if (values < 0).any():
-        ax.stackplot(x, np.clip(values, None, 0), **kw)
+    edges = mdates.date2num(weights.index.append(pd.DatetimeIndex([end])))
+    values = 100 * weights.fillna(0.0).to_numpy().T
+    long, short = np.clip(values, 0, None), np.clip(values, None, 0)
+    bands: list[StepPatch] = []
+    for part in (long, short) if short.any() else (long,):
+        top = np.cumsum(part, axis=0)
+        bands += [
+            StepPatch(top[k], edges, baseline=top[k] - part[k], color=palette[a], label=str(a))
+            for k, a in enumerate(weights.columns)
+        ]
+    collection = PatchCollection(bands, match_original=True, linewidths=0.0)
+    ax.add_collection(collection)
+    # Like stackplot's, the bottom band sticks to the axes' edge: no margin below it.
+    collection.sticky_edges.y[:] = [short.sum(0).min()]
+    handles: list[Artist] = bands[: weights.shape[1]]
+    if short.any():
         ax.axhline(0.0, color="black", linewidth=0.8)
     if cap is not None:
-        ax.axhline(100 * cap, color="black", linewidth=1.0, linestyle="--", label="cap per asset")
+        handles.append(
+            ax.axhline(
+                100 * cap, color="black", linewidth=1.0, linestyle="--", label="cap per asset"
+            )
+        )
     ax.yaxis.set_major_formatter(mticker.PercentFormatter(decimals=0))
     ax.grid(axis="x", visible=False)
-    format_date_axis(ax, x)
-    ax.set_xlim(x[0], x[-1])
+    format_date_axis(ax, weights.index.append(pd.DatetimeIndex([end])))
+    ax.set_xlim(edges[0], edges[-1])
+    return handles
 
 
 def plot_weights(
@@ -213,11 +238,14 @@ def plot_weights(
     """
     with mpl.rc_context(STYLE):
         fig, (ax,) = panel_grid(1, 1, (8.0, 3.5), right=1.4)
-        _stack_weights(ax, weights, asset_colors(list(weights.columns)), cap)
+        handles = _stack_weights(ax, weights, asset_colors(list(weights.columns)), cap)
         ax.set_ylabel("portfolio weight, %")
-        handles, labels = ax.get_legend_handles_labels()
         ax.legend(
-            handles[::-1], labels[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False
+            handles[::-1],
+            [h.get_label() for h in handles[::-1]],
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            frameon=False,
         )
         title(fig, title_text)
         return save_figure(fig, path)
@@ -253,13 +281,18 @@ def plot_weights_grid(
     assets = list(tickers or next(iter(weights_by_strategy.values())).columns)
     palette = asset_colors(assets)
     with mpl.rc_context(STYLE):
-        fig, axes = panel_grid(len(weights_by_strategy), 3, (3.9, 1.9), extra_height=0.35)
+        # One weight scale for every panel, labelled in the left column only.
+        fig, axes = panel_grid(
+            len(weights_by_strategy), 3, (3.9, 1.9), extra_height=0.35, sharey=True
+        )
+        handles: list[Artist] = []
         for ax, (name, w) in zip(axes, weights_by_strategy.items(), strict=True):
-            _stack_weights(ax, w[[a for a in assets if a in w]], palette, cap)
+            drawn = _stack_weights(ax, w[[a for a in assets if a in w]], palette, cap)
+            handles = handles or drawn
             ax.set_title(name, loc="left")
         for ax in axes[::3]:
             ax.set_ylabel("weight, %")
-        handles, labels = axes[0].get_legend_handles_labels()
+        labels = [h.get_label() for h in handles]
         fig.legend(handles, labels, loc="lower center", ncols=len(labels), frameon=False)
         cap_text = f"; dashed: the {cap:.0%} cap per asset" if cap is not None else ""
         title(
@@ -306,11 +339,13 @@ def plot_intensity(
     with mpl.rc_context(STYLE):
         n = max(1, len(varying))
         ncols = int(np.ceil(n / np.ceil(n / 4)))  # balanced rows: 5 panels as 3 + 2
-        fig, axes = panel_grid(n, ncols, (3.0, 1.8), margins=(0.6, 0.2, 0.75, 0.4))
+        # One intensity scale for every panel, labelled in the left column only.
+        fig, axes = panel_grid(n, ncols, (3.0, 1.8), margins=(0.6, 0.2, 0.75, 0.4), sharey=True)
+        x = mdates.date2num(intensity.index)
         for ax, name in zip(axes, varying, strict=False):
-            for other in varying:
-                if other != name:
-                    ax.plot(intensity.index, intensity[other].to_numpy(), color="#dddddd", lw=0.8)
+            # The other strategies as one grey line collection behind the panel's own.
+            others = [np.column_stack([x, intensity[o].to_numpy()]) for o in varying if o != name]
+            ax.add_collection(LineCollection(others, colors="#dddddd", linewidths=0.8, zorder=2))
             ax.step(
                 intensity.index, intensity[name].to_numpy(), where="post", lw=1.8,
                 color=palette.color(name),

@@ -11,6 +11,7 @@ while the run goes on computing (allocation, inference), and waits for them at i
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import threading
 import warnings
@@ -34,8 +35,23 @@ class ChartJob:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __call__(self) -> Path:
-        """Draw the chart."""
-        return self.draw(*self.args, **self.kwargs)
+        """Draw the chart, with the cyclic garbage collector paused while it draws.
+
+        A figure is hundreds of thousands of small objects, so drawing one triggers hundreds
+        of young collections and a few full ones, and a full collection scans every object
+        alive in the process (0.25 s each in a run's process, a sixth of the charts' CPU,
+        measured). Paused, the figure's objects are all still young when it is done: one
+        young collection frees them (a figure holds reference cycles) without scanning the
+        rest of the heap.
+        """
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            return self.draw(*self.args, **self.kwargs)
+        finally:
+            if paused:
+                gc.enable()
+                gc.collect(0)
 
 
 def _run(job: ChartJob) -> Path:

@@ -109,20 +109,31 @@ def portfolio_chart_jobs(
     shrunk = shrunk.reindex([t for t in tickers if t in shrunk.index])
     held = [s for s in palette.sort(weights) if set(tickers) <= set(weights[s])]
     grid = {s: weights[s][list(tickers)] for s in held}
+    # Costliest first (measured: the weights grid, then the expected returns over time): a
+    # background worker starts on them, and the ones left when the run is done are the
+    # cheap ones the caller's process draws itself (ChartPool.wait takes the newest first).
     return [
-        ChartJob(
-            portfolio_charts.plot_equity_curves,
-            (net, out / "equity_curves.png", palette.benchmarks),
-            {"colors": palette},
-        ),
         ChartJob(
             portfolio_charts.plot_weights_grid,
             (grid, out / "weights.png"),
             {"tickers": list(tickers), "cap": max_weight},
         ),
         ChartJob(
+            forecast_charts.plot_expected_returns_over_time,
+            (
+                expected[["date", "ticker", "strategy", "mu"]],
+                out / "expected_returns_over_time.png",
+            ),
+            {"colors": palette, "tickers": list(tickers)},
+        ),
+        ChartJob(
             portfolio_charts.plot_intensity,
             (intensity[[s for s in strategies if s in intensity]], out / "shrinkage_intensity.png"),
+            {"colors": palette},
+        ),
+        ChartJob(
+            portfolio_charts.plot_equity_curves,
+            (net, out / "equity_curves.png", palette.benchmarks),
             {"colors": palette},
         ),
         ChartJob(
@@ -135,14 +146,6 @@ def portfolio_chart_jobs(
             ),
             {"colors": palette},
         ),
-        ChartJob(
-            forecast_charts.plot_expected_returns_over_time,
-            (
-                expected[["date", "ticker", "strategy", "mu"]],
-                out / "expected_returns_over_time.png",
-            ),
-            {"colors": palette, "tickers": list(tickers)},
-        ),
         *_tearsheet_jobs(net, palette, out, baseline, risk_free),
     ]
 
@@ -150,14 +153,14 @@ def portfolio_chart_jobs(
 def _tearsheet_jobs(
     net: pd.DataFrame, palette: Palette, out: Path, baseline: str, risk_free: float
 ) -> list[ChartJob]:
-    """The tear sheet's charts, of the best strategies and the benchmarks."""
+    """The tear sheet's charts, of the best strategies and the benchmarks, costliest first."""
     chosen = net[tearsheet_selection(palette, list(net.columns), baseline)]
     reference = EQUAL_WEIGHT if EQUAL_WEIGHT in net else None
     return [
         ChartJob(
-            tearsheet_charts.plot_yearly_returns,
-            (chosen, out / "tearsheet_yearly.png"),
-            {"colors": palette, "reference": reference},
+            tearsheet_charts.plot_return_distribution,
+            (chosen, out / "tearsheet_distribution.png"),
+            {"colors": palette},
         ),
         ChartJob(
             tearsheet_charts.plot_rolling,
@@ -165,8 +168,8 @@ def _tearsheet_jobs(
             {"colors": palette, "risk_free": risk_free},
         ),
         ChartJob(
-            tearsheet_charts.plot_return_distribution,
-            (chosen, out / "tearsheet_distribution.png"),
-            {"colors": palette},
+            tearsheet_charts.plot_yearly_returns,
+            (chosen, out / "tearsheet_yearly.png"),
+            {"colors": palette, "reference": reference},
         ),
     ]
