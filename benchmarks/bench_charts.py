@@ -1,29 +1,35 @@
-"""Chart time of one run, old against new, side by side in one process.
+"""Chart CPU of one run, old against new, side by side in one process.
 
 Reads a finished run directory (``python -m backtest run ... --results-dir DIR`` writes
-``DIR/<variant>``), rebuilds the frames its charts are drawn from, and times
+``DIR/<variant>``), rebuilds the frames its charts are drawn from, and draws every chart of
+the run (forecast, portfolio, tear-sheet and rolling-stability charts) twice per repeat,
+alternately:
 
-- ``old``: the seven charts as commit ``--old-rev`` drew them (constrained layout, automatic
-  date ticks, 150 dpi), one after the other, extracted with ``git show`` into a temporary
-  package;
-- ``new, 1 process``: every chart of today's run (the seven plus four tear-sheet charts),
-  drawn one after the other;
-- ``new, parallel``: the same through :func:`backtest.reports.charts.render.render_charts`
-  with two forked workers (a run chooses the workers from the free cores; on a loaded
-  machine it draws in one process).
+- ``old``: with the chart modules of commit ``--old-rev`` (extracted with ``git show`` into a
+  temporary package; the default is the tree before the charts were made cheaper: stackplot,
+  ``hist``, a line per faded strategy, hidden axes, hinted text, constrained layout for the
+  rolling charts), called as that tree called them, with the garbage collector running;
+- ``new``: today's :class:`~backtest.reports.charts.render.ChartJob` of each chart (the
+  collector paused while it draws).
+
+Both draw the same jobs in one process, one after the other, so the load is the same for
+both; the CPU time of each chart is the median over the repeats, the totals are per pass.
+Then the run's charts are drawn the way a run with a free core draws them: through
+:func:`~backtest.reports.charts.render.render_charts` with two forked workers.
 
 Usage::
 
-    PYTHONPATH=$PWD python benchmarks/bench_charts.py RUN_DIR [--repeat 2] [--out DIR]
+    PYTHONPATH=$PWD python benchmarks/bench_charts.py RUN_DIR [--repeat 3] [--out DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import os
-import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,7 +38,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from backtest.reports.charts.render import render_charts
+from backtest.evaluation.stability import (
+    ROLLING_MONTHS,
+    rolling_r2_os,
+    rolling_sharpe_difference,
+)
+from backtest.reports.charts import stability as stability_charts
+from backtest.reports.charts.render import ChartJob, render_charts
 from backtest.reports.charts.run_charts import (
     benchmark_order,
     forecast_chart_jobs,
@@ -41,160 +53,156 @@ from backtest.reports.charts.run_charts import (
 from backtest.reports.charts.style import Palette
 
 BENCHMARKS = ("min_variance", "equal_weight", "SPY")
-BASELINE = "hist_mean"
-#: The charts the old code drew (the first seven of new_jobs, in the same order).
-OLD_CHARTS = 7
+BASELINE, EQUAL_WEIGHT = "hist_mean", "equal_weight"
+MODULES = ("style", "forecast", "portfolio", "tearsheet", "stability")
 
 
 def load(run: Path) -> dict:
     """The frames a run's charts are drawn from, read back from its CSVs."""
     fc = pd.read_csv(run / "forecasts.csv", parse_dates=["date"])
-    tickers = list(dict.fromkeys(fc.ticker))
     forecasts = fc.pivot_table(index="date", columns=["model", "ticker"], values="forecast")
     realised = fc.drop_duplicates(["date", "ticker"]).pivot(
         index="date", columns="ticker", values="realised"
     )
     pr = pd.read_csv(run / "portfolio_returns.csv", parse_dates=["date"])
-    net = pr.pivot(index="date", columns="strategy", values="net")
     w = pd.read_csv(run / "weights.csv", parse_dates=["origin"])
     weights = {
         s: g.pivot(index="origin", columns="ticker", values="weight")
         for s, g in w.groupby("strategy")
     }
-    expected = pd.read_csv(run / "expected_returns.csv", parse_dates=["origin", "date"])
     targets = json.loads((run / "config.json").read_text())["config"]["data"]["targets"]
-    tickers = [t for t in targets if t in tickers]
-    perf = pd.read_csv(run / "performance.csv", index_col=0)
+    tickers = [t for t in targets if t in set(fc.ticker)]
+    models = [m for m in dict.fromkeys(fc.model) if m != BASELINE]
     return {
         "realised": realised[tickers],
-        "lstm": forecasts["lstm"][tickers],
-        "hist_mean": forecasts["hist_mean"][tickers],
-        "net": net,
+        "forecasts": {m: forecasts[m][tickers] for m in models},
+        "hist_mean": forecasts[BASELINE][tickers],
+        "net": pr.pivot(index="date", columns="strategy", values="net"),
         "weights": weights,
-        "expected": expected,
-        "ranking": list(perf.index),
+        "expected": pd.read_csv(run / "expected_returns.csv", parse_dates=["origin", "date"]),
+        "ranking": list(pd.read_csv(run / "performance.csv", index_col=0).index),
         "tickers": tickers,
     }
 
 
-def new_jobs(frames: dict, out: Path) -> list:
-    """Every chart job of today's run."""
+def run_jobs(frames: dict, out: Path) -> list[ChartJob]:
+    """Every chart job of the run, as the pipeline builds them."""
     benchmarks = benchmark_order([b for b in BENCHMARKS if b in frames["net"]], BASELINE)
     palette = Palette.from_ranking(frames["ranking"], benchmarks)
+    realised, hist_mean, net = frames["realised"], frames["hist_mean"], frames["net"]
+    r2 = pd.DataFrame(
+        {m: rolling_r2_os(realised, f, hist_mean) for m, f in frames["forecasts"].items()}
+    ).dropna(how="all")
+    diff = rolling_sharpe_difference(net.dropna(), EQUAL_WEIGHT).dropna(how="all")
     return [
-        *forecast_chart_jobs(frames["realised"], frames["lstm"], frames["hist_mean"], out),
+        *forecast_chart_jobs(realised, frames["forecasts"], hist_mean, out),
         *portfolio_chart_jobs(
-            frames["net"], frames["weights"], frames["expected"], palette, out,
+            net, frames["weights"], frames["expected"], palette, out,
             baseline=BASELINE, tickers=frames["tickers"], max_weight=0.4,
+        ),
+        ChartJob(
+            stability_charts.plot_rolling_r2_os, (r2, out / "rolling_r2_os.png", ROLLING_MONTHS)
+        ),
+        ChartJob(
+            stability_charts.plot_rolling_sharpe_difference,
+            (diff, out / "rolling_sharpe_diff.png", ROLLING_MONTHS, ("min_variance", "SPY")),
         ),
     ]  # fmt: skip
 
 
-class _Clock:
-    """Wall and CPU seconds (this process and its finished children) since creation."""
-
-    def __init__(self) -> None:
-        self.wall, self.cpu = time.perf_counter(), self._cpu()
-
-    @staticmethod
-    def _cpu() -> float:
-        own = resource.getrusage(resource.RUSAGE_SELF)
-        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-    def stop(self) -> tuple[float, float]:
-        return time.perf_counter() - self.wall, self._cpu() - self.cpu
-
-
-def old_charts(rev: str, frames: dict, out: Path, tmp: Path) -> tuple[float, float]:
-    """Draw the seven charts with the chart modules of `rev`: (wall, CPU) seconds."""
+def old_package(rev: str, tmp: Path) -> str:
+    """The chart modules of `rev` as an importable package; its name."""
     package = tmp / "oldcharts"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
-    for name in ("style", "forecast", "portfolio"):
+    for name in MODULES:
         text = subprocess.run(
             ["git", "show", f"{rev}:backtest/reports/charts/{name}.py"],
             check=True, capture_output=True, text=True,
         ).stdout  # fmt: skip
         (package / f"{name}.py").write_text(text.replace("backtest.reports.charts.", "oldcharts."))
     sys.path.insert(0, str(tmp))
-    style = importlib.import_module("oldcharts.style")
-    fc = importlib.import_module("oldcharts.forecast")
-    pc = importlib.import_module("oldcharts.portfolio")
-    net, expected = frames["net"], frames["expected"]
-    strategies = [s for s in net.columns if s not in BENCHMARKS]
-    colors = style.strategy_colors(strategies)
-    intensity = expected.pivot_table(index="origin", columns="strategy", values="intensity")
-    last = expected[expected.origin == expected.origin.max()]
-    shrunk = last.pivot(index="ticker", columns="strategy", values="mu")[strategies]
-    panel = (frames["realised"], frames["lstm"], frames["hist_mean"])
-    clock = _Clock()
-    fc.plot_cumulative_sse_difference(*panel, out / "cumulative_sse_difference.png")
-    fc.plot_forecast_vs_realised(*panel, out / "forecast_vs_realised.png")
-    pc.plot_equity_curves(
-        net, out / "equity_curves.png", benchmarks=[*BENCHMARKS, BASELINE], colors=colors
+    return "oldcharts"
+
+
+def as_old(job: ChartJob, package: str, out: Path) -> ChartJob:
+    """`job` drawn by the old package's function of the same name, into `out`."""
+    module = importlib.import_module(f"{package}.{job.draw.__module__.rsplit('.', 1)[1]}")
+    old_palette = importlib.import_module(f"{package}.style").Palette
+    kwargs = {
+        k: old_palette(v.colors, v.highlighted, v.benchmarks, v.order)
+        if isinstance(v, Palette)
+        else v
+        for k, v in job.kwargs.items()
+    }
+    return ChartJob(getattr(module, job.draw.__name__), _into(job, out).args, kwargs)
+
+
+def _into(job: ChartJob, out: Path) -> ChartJob:
+    args = tuple(
+        out / a.name if isinstance(a, Path) and a.suffix == ".png" else a for a in job.args
     )
-    grid = {s: frames["weights"][s] for s in [*strategies, *BENCHMARKS[:2]]}
-    pc.plot_weights_grid(grid, out / "weights.png")
-    pc.plot_intensity(intensity[strategies], out / "shrinkage_intensity.png", colors=colors)
-    fc.plot_expected_returns(
-        shrunk[BASELINE], shrunk.drop(columns=[BASELINE]), out / "expected_returns.png", "t",
-        colors=colors,
-    )  # fmt: skip
-    fc.plot_expected_returns_over_time(
-        expected[["date", "ticker", "strategy", "mu"]], out / "expected_returns_over_time.png",
-        benchmarks=(BASELINE,), colors=colors,
-    )  # fmt: skip
-    return clock.stop()
+    return dataclasses.replace(job, args=args)
+
+
+def _cpu(draw) -> float:
+    start = time.process_time()
+    draw()
+    return time.process_time() - start
 
 
 def main() -> None:
-    """Print old and new chart times side by side."""
+    """Print old and new chart CPU side by side."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--old-rev", default="261b8a1")
-    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--old-rev", default="8e3d621")
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, default=None, help="keep the new PNGs here")
     args = parser.parse_args()
     frames = load(args.run_dir)
-    rows = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        out = args.out or tmp / "new"
-        out.mkdir(parents=True, exist_ok=True)
-        (tmp / "old").mkdir()
-        render_charts(new_jobs(frames, tmp / "warm")[:1], n_jobs=1)  # font cache, imports
+        new_out, old_out = args.out or tmp / "new", tmp / "old"
+        new_out.mkdir(parents=True, exist_ok=True)
+        old_out.mkdir()
+        package = old_package(args.old_rev, tmp / "pkg")
+        jobs = run_jobs(frames, new_out)
+        old_jobs = [as_old(job, package, old_out) for job in jobs]
+        _into(jobs[0], tmp)()  # font cache, imports
+        as_old(jobs[0], package, tmp)()
+        cpu: dict[str, dict[str, list[float]]] = {"old": {}, "new": {}}
         for _ in range(args.repeat):
-            old = old_charts(args.old_rev, frames, tmp / "old", tmp / f"pkg{len(rows)}")
-            jobs = new_jobs(frames, out)
-            same = jobs[:OLD_CHARTS]
-            clock = _Clock()
-            render_charts(same, n_jobs=1)
-            serial7 = clock.stop()
-            clock = _Clock()
-            render_charts(jobs, n_jobs=1)
-            serial = clock.stop()
-            clock = _Clock()
-            render_charts(jobs, n_jobs=2)
-            parallel = clock.stop()
-            rows.append((old, serial7, serial, parallel))
-    n = len(jobs)
+            for job, old in zip(jobs, old_jobs, strict=True):
+                name = job.draw.__name__
+                # The old tree called the draw function itself, with the collector running.
+                cpu["old"].setdefault(name, []).append(
+                    _cpu(lambda o=old: o.draw(*o.args, **o.kwargs))
+                )
+                cpu["new"].setdefault(name, []).append(_cpu(job))
+        start_wall, start = time.perf_counter(), os.times()
+        render_charts(jobs, n_jobs=2)
+        end = os.times()
+        parallel_wall = time.perf_counter() - start_wall
+    parallel_cpu = sum(end[:4]) - sum(start[:4])
     print(
-        f"chart seconds, wall / CPU (load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores)"
+        f"chart CPU seconds, median of {args.repeat} (load average {os.getloadavg()[0]:.1f}, "
+        f"{os.cpu_count()} cores; old = {args.old_rev})"
+    )
+    print("| chart | old | new | old / new |")
+    print("| --- | --- | --- | --- |")
+    for name in cpu["new"]:
+        old, new = statistics.median(cpu["old"][name]), statistics.median(cpu["new"][name])
+        print(f"| {name.removeprefix('plot_')} | {old:.2f} | {new:.2f} | {old / new:.1f}x |")
+    passes = {k: [sum(v[i] for v in cpu[k].values()) for i in range(args.repeat)] for k in cpu}
+    ratios = [o / n for o, n in zip(passes["old"], passes["new"], strict=True)]
+    print(
+        f"all {len(jobs)} charts, CPU per pass: old {' '.join(f'{p:.2f}' for p in passes['old'])}"
+        f" s; new {' '.join(f'{p:.2f}' for p in passes['new'])} s; "
+        f"old / new {min(ratios):.1f}x to {max(ratios):.1f}x"
     )
     print(
-        f"| run | old: 7 charts, 1 process | new: same 7, 1 process | new: all {n}, 1 process "
-        f"| new: all {n}, parallel |"
-    )
-    print("| --- | --- | --- | --- | --- |")
-    for i, row in enumerate(rows, 1):
-        cells = " | ".join(f"{w:.2f} / {c:.2f}" for w, c in row)
-        print(f"| {i} | {cells} |")
-    wall = [r[0][0] / r[3][0] for r in rows]
-    cpu = [r[0][1] / r[1][1] for r in rows]
-    print(
-        f"old 7 / new all {n} parallel, wall: {min(wall):.1f}x to {max(wall):.1f}x; "
-        f"old 7 / new same 7, CPU: {min(cpu):.1f}x to {max(cpu):.1f}x"
+        f"new, two forked workers: {parallel_wall:.2f} s wall, {parallel_cpu:.2f} s CPU "
+        "(workers included)"
     )
 
 
