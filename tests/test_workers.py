@@ -104,3 +104,70 @@ def test_auto_runner_delivers_every_window_once_with_or_without_a_worker(monkeyp
     got = list(local.auto_runner()(vars, jobs))
     assert sorted(key for key, _ in got) == sorted(job.key for job in jobs)
     assert all(result == {"key": key} for key, result in got)
+
+
+def _pid(job) -> dict:
+    return {"pid": os.getpid()}
+
+
+def _mixed_jobs(n_slow: int, n_quick: int) -> list:
+    from types import SimpleNamespace
+
+    from models.registry import ModelSpec
+
+    lstm, ridge = ModelSpec.of("lstm"), ModelSpec.of("ridge")
+    return [SimpleNamespace(key=f"lstm{i}", model=lstm) for i in range(n_slow)] + [
+        SimpleNamespace(key=f"ridge{i}", model=ridge) for i in range(n_quick)
+    ]
+
+
+def _live_threads() -> list[str]:
+    import threading
+
+    return [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+
+
+def test_slow_windows_fit_in_workers_and_quick_ones_here(monkeypatch):
+    from backtest.engine import local
+
+    monkeypatch.setattr(local, "free_cores", lambda: 2)
+    monkeypatch.setattr(local, "available_cores", lambda: 2)
+    jobs = _mixed_jobs(4, 5)
+    got = dict(local.auto_runner()(_pid, jobs))
+    assert sorted(got) == sorted(job.key for job in jobs)  # every window once
+    here = {key for key, result in got.items() if result["pid"] == os.getpid()}
+    # The LSTM's TensorFlow start-up is paid in the workers only; ridge fits here meanwhile.
+    assert here == {f"ridge{i}" for i in range(5)}
+    # The workers are shut down with their threads: nothing keeps the chart pool from forking.
+    assert not [name for name in _live_threads() if "Executor" in name or "Queue" in name]
+
+
+def test_one_free_core_fits_everything_here_quick_windows_first(monkeypatch):
+    from backtest.engine import local
+
+    monkeypatch.setattr(local, "free_cores", lambda: 1)
+    got = list(local.auto_runner()(_pid, _mixed_jobs(2, 3)))
+    assert [key for key, _ in got] == ["ridge0", "ridge1", "ridge2", "lstm0", "lstm1"]
+    assert {result["pid"] for _, result in got} == {os.getpid()}
+
+
+def test_a_held_runner_keeps_its_workers_for_the_next_walk_forward(monkeypatch):
+    from backtest.engine import local
+
+    monkeypatch.setattr(local, "free_cores", lambda: 2)
+    monkeypatch.setattr(local, "available_cores", lambda: 2)
+    with local.auto_runner() as runner:
+        first = {r["pid"] for _, r in runner(_pid, _mixed_jobs(3, 0))}
+        assert [name for name in _live_threads() if "Executor" in name]  # still up
+        second = {r["pid"] for _, r in runner(_pid, _mixed_jobs(3, 0))}
+    assert first & second, "the second walk-forward should reuse a warm worker"
+    assert not [name for name in _live_threads() if "Executor" in name]
+
+
+@pytest.mark.parametrize(
+    ("n_slow", "free", "expected"), [(58, 2, 2), (58, 4, 2), (30, 2, 1), (1, 2, 1), (200, 3, 3)]
+)
+def test_the_number_of_slow_workers_follows_the_work(n_slow, free, expected):
+    from backtest.engine.local import slow_workers
+
+    assert slow_workers(n_slow, free) == expected

@@ -67,8 +67,10 @@ def run_command(args: argparse.Namespace, config: RunConfig, variants: list[str]
         console.note(note)
     runner = make_runner(args)  # bad --backend/--scheduler flags fail before anything is written
     window_store(args)  # before any work: a bad --cache-dir fails now
-    # A Dask runner used as a context keeps one cluster for every variant.
-    with runner if hasattr(runner, "__enter__") else contextlib.nullcontext():
+    # Held open, a runner keeps its workers (or Dask cluster) for every variant; one variant's
+    # runner lets them go when its windows are fitted, before its charts fork their workers.
+    hold = hasattr(runner, "__enter__") and len(variants) > 1
+    with runner if hold else contextlib.nullcontext():
         if len(variants) == 1:
             _run_one(args, config.with_variant(variants[0]), data, truth, runner)
             return

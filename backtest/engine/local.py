@@ -1,12 +1,12 @@
 """Where window fits run: this process, local joblib workers, or a Dask cluster.
 
-By default (:func:`auto_runner`) this process fits windows itself and starts one loky worker
-per further free core to fit beside it: each worker pays its own start-up (Python and
-TensorFlow imports, the compiled fit's trace: ~7-13 s on two cores), which only pays off
-on a core nothing else needs. This process takes windows from the end of the list while
-the workers take them from the front, and takes over a worker's windows while that worker
-has delivered none (is still starting), so a short list is never held up by a worker's
-start-up. The numbers are the same whoever fits a window.
+By default (:class:`AutoRunner`) the windows of a slow-to-start model (the LSTM: each process
+pays TensorFlow's import and the compiled fit's trace, ~9 s of CPU, before its first fit) go
+to loky workers on the free cores, as many as the work pays for (:func:`slow_workers`),
+while this process fits the quick (scikit-learn) windows; so this process never imports
+TensorFlow beside a worker, and draws its charts in forked workers once its own workers are
+shut down. With one free core everything is fitted here, the quick windows first. The
+numbers are the same whoever fits a window.
 """
 
 from __future__ import annotations
@@ -176,39 +176,133 @@ def _idle_cpus(interval: float = 0.1) -> float | None:
     return (idle1 - idle0) / (total1 - total0) * (os.cpu_count() or 1)
 
 
-def auto_runner(max_processes: int | None = None) -> Callable:
-    """Fit windows in this process, plus one loky worker per further free core.
+WINDOWS_PER_START = 24
+"""Slow-to-start windows per worker below which one more worker is not started. A worker's
+start-up (~9 s of CPU) is ~50 compiled LSTM fits (~0.16 s of CPU each); a second worker starts
+beside the first on a free core, so it saves its share of the fits in wall time, and from ~24
+windows each that share is worth half a start-up of CPU."""
+
+
+def slow_workers(n_slow: int, free: int) -> int:
+    """Workers for ``n_slow`` slow-to-start windows on ``free`` cores.
+
+    One per :data:`WINDOWS_PER_START` windows, at least one, at most one per free core.
+    """
+    return min(free, max(1, n_slow // WINDOWS_PER_START))
+
+
+def slow_to_start(job: WindowJob) -> bool:
+    """Whether the model of ``job`` pays a start-up in each process before its first fit.
+
+    The forecaster class says so (``slow_start``, e.g. the LSTM: TensorFlow's import and the
+    compiled fit's trace); a scikit-learn model, or a job without a model, does not.
+    """
+    spec = getattr(job, "model", None)
+    if spec is None or spec.estimator is not None:
+        return False
+    from models.registry import forecaster_class
+
+    return bool(getattr(forecaster_class(spec.name), "slow_start", False))
+
+
+class AutoRunner:
+    """Fit windows here and in loky workers on the free cores; the default local runner.
+
+    When two or more cores are free, slow-to-start windows (:func:`slow_to_start`) go to
+    :func:`slow_workers` workers, submitted before anything else, while this process fits the
+    quick windows and then waits; this process never fits them beside a worker, so it never
+    imports TensorFlow then and no window is fitted twice. With one free core this process
+    fits every window, the quick ones first. A list of quick windows only runs here beside
+    ``free - 1`` workers (:func:`_beside_workers`). The workers are shut down (threads joined)
+    when the stream ends, so that the run's charts can fork; held open (``with runner:``),
+    the runner keeps them warm for the next walk-forward and shuts them down on exit.
 
     Parameters
     ----------
     max_processes : int, optional
-        At most this many fitting processes, this one included (default: all cores);
-        capped by the memory (:func:`cap_by_memory`).
+        At most this many worker processes for slow windows, or fitting processes (this one
+        included) for quick ones (default: all cores); capped by the memory
+        (:func:`cap_by_memory`).
     """
 
-    def run(fn: Callable[[WindowJob], dict], jobs: list[WindowJob]) -> Iterator:
-        limit = available_cores() if max_processes is None else max_processes
-        n_workers = cap_by_memory(min(limit, free_cores()), "n_jobs") - 1
-        if n_workers < 1 or len(jobs) < 2:
-            for job in jobs:
-                yield _keyed(fn, job)
-            return
-        yield from _beside_workers(fn, jobs, n_workers)
+    def __init__(self, max_processes: int | None = None) -> None:
+        self.max_processes = max_processes
+        self._held = False
+        self._executors: list = []
 
-    return run
+    def __enter__(self) -> AutoRunner:
+        self._held = True
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._held = False
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        # Joined: a live executor thread would keep the chart pool from forking.
+        for executor in self._executors:
+            executor.shutdown(wait=True)
+        self._executors = []
+
+    def _executor(self, n_workers: int):
+        from joblib.externals.loky import get_reusable_executor
+
+        executor = get_reusable_executor(
+            max_workers=n_workers, initializer=exit_with_parent, initargs=(os.getpid(),)
+        )
+        self._executors.append(executor)
+        return executor
+
+    def __call__(self, fn: Callable[[WindowJob], dict], jobs: list[WindowJob]) -> Iterator:
+        """Yield ``(job.key, fn(job))`` for every job, in completion order."""
+        limit = available_cores() if self.max_processes is None else self.max_processes
+        free = cap_by_memory(min(limit, free_cores()), "n_jobs")
+        slow = [job for job in jobs if slow_to_start(job)]
+        quick = [job for job in jobs if not slow_to_start(job)]
+        try:
+            if free < 2 or len(jobs) < 2:
+                for job in quick + slow:
+                    yield _keyed(fn, job)
+            elif slow:
+                executor = self._executor(slow_workers(len(slow), free))
+                yield from _slow_in_workers(fn, slow, quick, executor)
+            else:
+                yield from _beside_workers(fn, jobs, self._executor(free - 1))
+        finally:
+            if not self._held:
+                self._shutdown()
 
 
-def _beside_workers(fn: Callable[[WindowJob], dict], jobs: list[WindowJob], n_workers: int):
-    """Every job's result as it finishes, this process fitting beside ``n_workers`` workers.
+def auto_runner(max_processes: int | None = None) -> AutoRunner:
+    """The default local runner, :class:`AutoRunner`."""
+    return AutoRunner(max_processes)
+
+
+def _slow_in_workers(fn: Callable[[WindowJob], dict], slow: list, quick: list, executor):
+    """Every result as it finishes: ``slow`` jobs in the workers, ``quick`` ones here meanwhile."""
+    from concurrent.futures import as_completed
+
+    futures = [executor.submit(_keyed, fn, job) for job in slow]
+    pending = set(futures)
+    try:
+        for job in quick:
+            yield _keyed(fn, job)
+            for future in [f for f in pending if f.done()]:
+                pending.discard(future)
+                yield future.result()
+        for future in as_completed(pending):
+            yield future.result()
+    finally:
+        for future in futures:
+            future.cancel()
+
+
+def _beside_workers(fn: Callable[[WindowJob], dict], jobs: list[WindowJob], executor):
+    """Every job's result as it finishes, this process fitting beside the executor's workers.
 
     Workers take jobs from the front, this process from the back; it also fits what the
     workers hold while none of them has delivered anything yet (a worker still starting up).
     """
-    from joblib.externals.loky import get_reusable_executor
-
-    executor = get_reusable_executor(
-        max_workers=n_workers, initializer=exit_with_parent, initargs=(os.getpid(),)
-    )
     futures = [executor.submit(_keyed, fn, job) for job in jobs]
     delivered = [False] * len(jobs)
     by_workers = 0
