@@ -26,6 +26,7 @@ from threadpoolctl import threadpool_limits
 from backtest.engine.panel import ForecastPanel
 from backtest.portfolio.pnl import PortfolioResult, simulate_portfolio
 from strategies import (
+    CheckedCovariance,
     EqualWeight,
     MarketView,
     MeanVariance,
@@ -208,7 +209,8 @@ def _choose(
     label = f"{origin:%Y-%m-%d}"
     first = views_by_model[primary]
     cov_log = first.sample_covariance
-    cov_simple = ledoit_wolf_covariance(np.expm1(first.returns))
+    # Checked once (finite, symmetric, positive semi-definite) for the date's allocators.
+    cov_simple = CheckedCovariance(ledoit_wolf_covariance(np.expm1(first.returns)), label)
     mean_variance = MeanVariance(risk_aversion=risk_aversion, max_weight=max_weight)
     names, mu, mu_simple, intensity, weights = [], [], [], [], []
     for model, view in views_by_model.items():
