@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -317,6 +318,25 @@ def test_background_pool_draws_every_chart_as_one_process_does(rng, tmp_path, n_
 def test_background_pool_raises_a_charts_error_at_exit(tmp_path):
     with pytest.raises(ValueError, match="cannot draw"), ChartPool(1) as charts:
         charts.submit([ChartJob(_fail_to_draw, (tmp_path / "x.png",))])
+
+
+def _collector_state(path):
+    return gc.isenabled()
+
+
+def test_a_chart_draws_with_the_collector_paused_and_restores_it(tmp_path):
+    assert gc.isenabled()
+    assert ChartJob(_collector_state, (tmp_path / "x.png",))() is False
+    assert gc.isenabled()
+    with pytest.raises(ValueError, match="cannot draw"):
+        ChartJob(_fail_to_draw, (tmp_path / "x.png",))()
+    assert gc.isenabled()
+    gc.disable()  # a caller that paused it itself keeps it paused
+    try:
+        ChartJob(_collector_state, (tmp_path / "x.png",))()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_a_runs_chart_jobs_draw_every_chart(rng, forecasts, tmp_path):

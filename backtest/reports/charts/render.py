@@ -44,12 +44,12 @@ class ChartJob:
         young collection frees them (a figure holds reference cycles) without scanning the
         rest of the heap.
         """
-        paused = gc.isenabled()
+        was_enabled = gc.isenabled()
         gc.disable()
         try:
             return self.draw(*self.args, **self.kwargs)
         finally:
-            if paused:
+            if was_enabled:
                 gc.enable()
                 gc.collect(0)
 
