@@ -98,6 +98,14 @@ def test_jobs_without_rows_or_from_different_arrays_are_not_pooled(rng):
     assert pool_sequences([*jobs[:-1], dataclasses.replace(jobs[-1], rows=None)]) is None
     shifted = dataclasses.replace(jobs[3], X_train=jobs[3].X_train + 1.0)
     assert pool_sequences([*jobs[:3], shifted, *jobs[4:]]) is None
+    # Several variants' windows in one pool (run --variant all): one more feature is another
+    # array, not a broadcasting error.
+    wider = dataclasses.replace(
+        jobs[3],
+        X_train=np.concatenate([jobs[3].X_train, jobs[3].X_train[..., :1]], axis=-1),
+        X_test=np.concatenate([jobs[3].X_test, jobs[3].X_test[..., :1]], axis=-1),
+    )
+    assert pool_sequences([*jobs[:3], wider, *jobs[4:]]) is None
 
 
 # --- flags and errors, before any work ----------------------------------------------------

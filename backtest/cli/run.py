@@ -67,14 +67,13 @@ def run_command(args: argparse.Namespace, config: RunConfig, variants: list[str]
         console.note(note)
     runner = make_runner(args)  # bad --backend/--scheduler flags fail before anything is written
     window_store(args)  # before any work: a bad --cache-dir fails now
-    # Held open, a runner keeps its workers (or Dask cluster) for every variant; one variant's
-    # runner lets them go when its windows are fitted, before its charts fork their workers.
-    hold = hasattr(runner, "__enter__") and len(variants) > 1
-    with runner if hold else contextlib.nullcontext():
-        if len(variants) == 1:
-            _run_one(args, config.with_variant(variants[0]), data, truth, runner)
-            return
-        run_dirs = _run_grid(args, [config.with_variant(v) for v in variants], data, truth, runner)
+    # One runner call per command, even for several variants (their windows are one pool), so
+    # the runner is not held open: its workers go when the last window is in, before the last
+    # variant's charts fork theirs (a live loky manager thread would keep them in this process).
+    if len(variants) == 1:
+        _run_one(args, config.with_variant(variants[0]), data, truth, runner)
+        return
+    run_dirs = _run_grid(args, [config.with_variant(v) for v in variants], data, truth, runner)
     from backtest.cli.compare import compare_command
 
     # The reports come last so that each includes the cross-variant comparison.

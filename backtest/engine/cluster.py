@@ -67,10 +67,13 @@ def pool_sequences(jobs: list[WindowJob]) -> tuple[np.ndarray, np.ndarray] | Non
     """Rebuild the arrays ``X, y`` that every job was sliced from, or ``None``.
 
     Rows no job uses stay NaN. Returns ``None`` when a job has no ``rows`` or when the
-    jobs disagree with each other (they were not cut from one array): then each job
-    must be shipped whole.
+    jobs disagree with each other (they were not cut from one array, e.g. the windows of
+    several variants, whose samples have other shapes): then each job must be shipped whole.
     """
     if not jobs or any(job.rows is None for job in jobs):
+        return None
+    sample = lambda job: [(a.shape[1:], a.dtype) for a in (job.X_train, job.y_train, job.X_test)]  # noqa: E731
+    if any(sample(job) != sample(jobs[0]) for job in jobs):
         return None
     n_rows = max(max(job.rows[1], job.rows[3]) for job in jobs)
     first = jobs[0]
