@@ -124,3 +124,28 @@ def test_too_few_samples_for_validation(rng):
     X, y = _data(rng, n=1)
     with pytest.raises(ValueError, match=r"too few training samples=1 for validation_fraction=0.2"):
         LSTMForecaster(**TINY).fit(X, y)
+
+
+def test_fit_and_predict_run_with_one_blas_thread(rng, monkeypatch):
+    # A second OpenBLAS thread only spins after each window's small BLAS calls, taking a core
+    # from the other fitting process; the fit and the forecasts keep BLAS to one thread.
+    from threadpoolctl import threadpool_info
+
+    from models import _network
+    from models.lstm import LSTMForecaster
+
+    seen = []
+
+    def record(method):
+        def run(self, *args, **kwargs):
+            seen.append({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"})
+            return method(self, *args, **kwargs)
+
+        return run
+
+    monkeypatch.setattr(_network.Network, "fit", record(_network.Network.fit))
+    monkeypatch.setattr(_network.Network, "predict", record(_network.Network.predict))
+    X, y = _data(rng)
+    LSTMForecaster(**TINY, random_state=1).fit(X, y).predict(X[-3:])
+    assert len(seen) == 2  # one fit, one forecast
+    assert all(threads == {1} for threads in seen), seen
