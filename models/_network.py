@@ -138,7 +138,22 @@ class Network:
         self._best = [tf.Variable(tf.zeros_like(v.value), trainable=False) for v in self.variables]
         self._optimizer = keras.optimizers.Adam(learning_rate=spec.learning_rate)
         self._optimizer.build(self.variables)
-        self._fit_graph = tf.function(self._fit_loop)
+        # One trace for every training-set size: the padded capacities (batches, validation
+        # rows) are left unknown, so a longer history does not retrace the fit (~3 s a trace).
+        batch = (spec.batch_size, spec.lookback, spec.n_features)
+        self._fit_graph = tf.function(
+            self._fit_loop,
+            input_signature=[
+                tf.TensorSpec((None, *batch), tf.float32),
+                tf.TensorSpec((None, spec.batch_size, spec.n_outputs), tf.float32),
+                tf.TensorSpec((None, spec.batch_size), tf.float32),
+                tf.TensorSpec((), tf.int32),
+                tf.TensorSpec((None, spec.lookback, spec.n_features), tf.float32),
+                tf.TensorSpec((None, spec.n_outputs), tf.float32),
+                tf.TensorSpec((None,), tf.float32),
+                tf.TensorSpec((), tf.int64),
+            ],
+        )
         self._predict_graph = tf.function(
             lambda x: self._forward(x, training=False, seed=None),
             input_signature=[tf.TensorSpec((None, spec.lookback, spec.n_features), tf.float32)],

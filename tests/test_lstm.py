@@ -149,3 +149,16 @@ def test_fit_and_predict_run_with_one_blas_thread(rng, monkeypatch):
     LSTMForecaster(**TINY, random_state=1).fit(X, y).predict(X[-3:])
     assert len(seen) == 2  # one fit, one forecast
     assert all(threads == {1} for threads in seen), seen
+
+
+def test_one_trace_of_the_fit_for_short_and_long_histories(rng):
+    # 32 and 160 samples to fit pad to 16 and 32 batches: without the input signature's
+    # unknown capacities each would trace the whole compiled fit again (~3 s a trace).
+    from models import _network
+    from models.lstm import LSTMForecaster
+
+    short, long = _data(rng, n=40), _data(rng, n=200)
+    model = LSTMForecaster(**TINY, random_state=1).fit(*short)
+    LSTMForecaster(**TINY, random_state=1).fit(*long)
+    network = _network.get_network(model.spec_)
+    assert network._fit_graph.experimental_get_tracing_count() == 1
