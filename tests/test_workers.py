@@ -171,3 +171,40 @@ def test_the_number_of_slow_workers_follows_the_work(n_slow, free, expected):
     from backtest.engine.local import slow_workers
 
     assert slow_workers(n_slow, free) == expected
+
+
+@pytest.mark.slow
+def test_two_workers_both_fit_when_lstm_and_ridge_windows_alternate(tmp_path, recwarn):
+    """No worker is replaced by loky's memory-leak check when TensorFlow loads in it.
+
+    Windows come planned LSTM, ridge, LSTM, ridge, ...; a worker that began with a ridge
+    window and then imported TensorFlow grew by more than loky's 300 MB allowance and was
+    stopped, leaving every LSTM window to the other worker (fails on the previous order).
+    """
+    import numpy as np
+    import pandas as pd
+
+    from backtest.config import ModelConfig, config_from_mapping
+    from backtest.engine.local import local_runner
+    from backtest.engine.store import WindowStore
+    from backtest.engine.walkforward import walk_forward
+    from backtest.features import Variant
+
+    rng = np.random.default_rng(0)
+    index = pd.date_range("2012-01-31", periods=54, freq="ME", name="date")
+    steps = rng.normal(0.01, 0.06, size=(len(index), 3))
+    prices = pd.DataFrame(100 * np.exp(np.cumsum(steps, axis=0)), index=index, columns=list("ABX"))
+    config = config_from_mapping(
+        {
+            "targets": ("A", "B"),
+            "relatives": ("X",),
+            "variant": Variant.BASE,
+            "model": ModelConfig(units=(4, 2), epochs=2),
+            "min_train": 32,
+            "models": ["lstm", "ridge"],
+        }
+    )
+    panel = walk_forward(config, prices, WindowStore(tmp_path), local_runner(2))
+    assert panel.n_computed == 2 * len(panel.dates)
+    stopped = [w for w in recwarn if "worker stopped" in str(w.message)]
+    assert not stopped, stopped[0].message

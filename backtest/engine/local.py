@@ -353,6 +353,14 @@ def local_runner(n_jobs: int) -> Callable:
         # and they exit when this process dies (exit_with_parent).
         with parallel_config(backend="loky", initializer=exit_with_parent, initargs=(os.getpid(),)):
             parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-        yield from parallel(delayed(_keyed)(fn, job) for job in jobs)
+        # Slow-to-start windows first, so that each worker's first job is one of them: loky
+        # measures a worker's memory after its first job and replaces the worker when it
+        # later grows by 300 MB, which TensorFlow's import (~600 MB) does in a worker that
+        # began with a ridge window. That worker was stopped and every LSTM window went to
+        # the other one (seen in a 2-worker run's log: "A worker stopped while some jobs
+        # were given to the executor").
+        ordered = [job for job in jobs if slow_to_start(job)]
+        ordered += [job for job in jobs if not slow_to_start(job)]
+        yield from parallel(delayed(_keyed)(fn, job) for job in ordered)
 
     return run
