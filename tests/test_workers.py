@@ -156,12 +156,16 @@ def _slow_to_exit(job) -> dict:
     return {"pid": os.getpid()}
 
 
-def test_workers_are_not_left_to_exit_on_their_own(monkeypatch, tmp_path):
+@pytest.mark.parametrize("runner", ["auto", "n_jobs=2"])
+def test_workers_are_not_left_to_exit_on_their_own(monkeypatch, tmp_path, runner):
     """Once every window is in, the workers are killed, not waited for while they tear down.
 
     A worker with TensorFlow took 1.7 s to exit after its last window, in the run's critical
     path; killed, its exit handlers never run (on the previous tree, they ran and wrote here).
+    With ``--n-jobs 2`` joblib's reusable executor kept its workers (and a non-daemon manager
+    thread, which keeps the charts from forking) after the windows were in.
     """
+    import threading
     from types import SimpleNamespace
 
     from backtest.engine import local
@@ -174,10 +178,13 @@ def test_workers_are_not_left_to_exit_on_their_own(monkeypatch, tmp_path):
         SimpleNamespace(key=f"lstm{i}", model=lstm, marker=str(tmp_path / f"exit{i}"))
         for i in range(4)
     ]
-    got = dict(local.auto_runner()(_slow_to_exit, jobs))
+    run = local.auto_runner() if runner == "auto" else local.local_runner(2)
+    got = dict(run(_slow_to_exit, jobs))
     assert sorted(got) == [job.key for job in jobs]
-    assert {r["pid"] for r in got.values()} != {os.getpid()}  # fitted in workers
+    assert os.getpid() not in {r["pid"] for r in got.values()}  # fitted in workers
     assert not list(tmp_path.iterdir()), "a worker ran its exit handlers: it was waited for"
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    assert not [t.name for t in others if not t.daemon]
 
 
 def test_one_free_core_fits_everything_here_quick_windows_first(monkeypatch):

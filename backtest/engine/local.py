@@ -342,28 +342,42 @@ def _beside_workers(fn: Callable[[WindowJob], dict], jobs: list[WindowJob], exec
 
 
 def local_runner(n_jobs: int) -> Callable:
-    """Run windows in this process (``n_jobs=1``) or in ``n_jobs`` loky workers."""
+    """Run windows in this process (``n_jobs=1``) or in ``n_jobs`` loky workers.
+
+    Slow-to-start windows are handed out first, so that each worker's first job is one:
+    loky measures a worker's memory after its first job and replaces the worker when it
+    later grows by 300 MB, which TensorFlow's import (~600 MB) does in a worker that began
+    with a ridge window. That worker was stopped and every LSTM window went to the other one
+    (seen in a 2-worker run's log: "A worker stopped while some jobs were given to the
+    executor"). The workers are killed once every window is in, as :class:`AutoRunner`'s
+    are: joblib's reusable executor had kept them, with ~0.8 GB each, and its manager thread,
+    which kept the run's charts from drawing in a forked worker.
+    """
 
     def run(fn: Callable[[WindowJob], dict], jobs: list[WindowJob]) -> Iterator:
         if n_jobs == 1:
             for job in jobs:
                 yield _keyed(fn, job)
             return
-        from joblib import Parallel, delayed, parallel_config
+        from concurrent.futures import as_completed
+
+        from joblib.externals.loky import get_reusable_executor
 
         # Workers pin TensorFlow to one thread each before its first op
         # (models._network.configure_tensorflow), so n_jobs workers use n_jobs cores;
         # and they exit when this process dies (exit_with_parent).
-        with parallel_config(backend="loky", initializer=exit_with_parent, initargs=(os.getpid(),)):
-            parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-        # Slow-to-start windows first, so that each worker's first job is one of them: loky
-        # measures a worker's memory after its first job and replaces the worker when it
-        # later grows by 300 MB, which TensorFlow's import (~600 MB) does in a worker that
-        # began with a ridge window. That worker was stopped and every LSTM window went to
-        # the other one (seen in a 2-worker run's log: "A worker stopped while some jobs
-        # were given to the executor").
+        executor = get_reusable_executor(
+            max_workers=n_jobs, initializer=exit_with_parent, initargs=(os.getpid(),)
+        )
         ordered = [job for job in jobs if slow_to_start(job)]
         ordered += [job for job in jobs if not slow_to_start(job)]
-        yield from parallel(delayed(_keyed)(fn, job) for job in ordered)
+        futures = [executor.submit(_keyed, fn, job) for job in ordered]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+            executor.shutdown(wait=True, kill_workers=True)
 
     return run
