@@ -23,6 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _worktree import older_tree
+
 REPO = Path(__file__).resolve().parents[1]
 
 CHILD = """
@@ -80,24 +82,14 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=60, help="forecast months")
     parser.add_argument("--assets", type=int, default=7, help="tickers")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-after-fits-") as tmp:
-        old_tree = Path(tmp) / "before"
-        subprocess.run(
-            ["git", "-C", str(REPO), "worktree", "add", "--detach", str(old_tree), args.before],
-            check=True,
-            capture_output=True,
-        )
-        try:
-            old, new = [], []
-            for _ in range(args.repeat):
-                old.append(measure(old_tree, args.months, args.assets))
-                new.append(measure(REPO, args.months, args.assets))
-        finally:
-            subprocess.run(
-                ["git", "-C", str(REPO), "worktree", "remove", "--force", str(old_tree)],
-                check=False,
-                capture_output=True,
-            )
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-after-fits-") as tmp,
+        older_tree(args.before, Path(tmp)) as old_tree,
+    ):
+        old, new = [], []
+        for _ in range(args.repeat):
+            old.append(measure(old_tree, args.months, args.assets))
+            new.append(measure(REPO, args.months, args.assets))
     print(f"| CPU s, medians of {args.repeat} | {args.before} | this tree | ratio |")
     print("| --- | --- | --- | --- |")
     for stage in ("backtest_strategies", "run_evidence"):

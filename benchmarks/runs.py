@@ -33,6 +33,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from _worktree import older_tree
+
 REPO = Path(__file__).resolve().parents[1]
 STAGE = re.compile(r"^- (?P<stage>.+): (?:.* )?(?P<seconds>[0-9.]+) s$")
 VARIANT = re.compile(r"^(base|indicators|relatives): ")
@@ -133,25 +135,15 @@ def main() -> None:
     parser.add_argument("--grid", action="store_true", help="also the grid, seeds 1 and 5")
     args = parser.parse_args()
     prices = args.prices.resolve()
-    with tempfile.TemporaryDirectory(prefix="bench-runs-") as tmp:
-        old_tree = Path(tmp) / "before"
-        subprocess.run(
-            ["git", "-C", str(REPO), "worktree", "add", "--detach", str(old_tree), args.before],
-            check=True,
-            capture_output=True,
-        )
-        try:
-            old, new = [], []
-            for i in range(args.repeat):
-                old.append(one_round(old_tree, prices, Path(tmp) / "scratch", args.grid))
-                new.append(one_round(REPO, prices, Path(tmp) / "scratch", args.grid))
-                print(f"round {i + 1} of {args.repeat} done", file=sys.stderr)
-        finally:
-            subprocess.run(
-                ["git", "-C", str(REPO), "worktree", "remove", "--force", str(old_tree)],
-                check=False,
-                capture_output=True,
-            )
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-runs-") as tmp,
+        older_tree(args.before, Path(tmp)) as old_tree,
+    ):
+        old, new = [], []
+        for i in range(args.repeat):
+            old.append(one_round(old_tree, prices, Path(tmp) / "scratch", args.grid))
+            new.append(one_round(REPO, prices, Path(tmp) / "scratch", args.grid))
+            print(f"round {i + 1} of {args.repeat} done", file=sys.stderr)
     head = subprocess.run(
         ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
