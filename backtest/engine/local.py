@@ -205,6 +205,12 @@ def slow_to_start(job: WindowJob) -> bool:
     return bool(getattr(forecaster_class(spec.name), "slow_start", False))
 
 
+def split_by_start(jobs: list[WindowJob]) -> tuple[list[WindowJob], list[WindowJob]]:
+    """``jobs`` as (slow-to-start, quick), each in the given order (:func:`slow_to_start`)."""
+    slow = [job for job in jobs if slow_to_start(job)]
+    return slow, [job for job in jobs if not slow_to_start(job)]
+
+
 class AutoRunner:
     """Fit windows here and in loky workers on the free cores; the default local runner.
 
@@ -260,8 +266,7 @@ class AutoRunner:
         """Yield ``(job.key, fn(job))`` for every job, in completion order."""
         limit = available_cores() if self.max_processes is None else self.max_processes
         free = cap_by_memory(min(limit, free_cores()), "n_jobs")
-        slow = [job for job in jobs if slow_to_start(job)]
-        quick = [job for job in jobs if not slow_to_start(job)]
+        slow, quick = split_by_start(jobs)
         try:
             if free < 2 or len(jobs) < 2:
                 for job in quick + slow:
@@ -369,9 +374,8 @@ def local_runner(n_jobs: int) -> Callable:
         executor = get_reusable_executor(
             max_workers=n_jobs, initializer=exit_with_parent, initargs=(os.getpid(),)
         )
-        ordered = [job for job in jobs if slow_to_start(job)]
-        ordered += [job for job in jobs if not slow_to_start(job)]
-        futures = [executor.submit(_keyed, fn, job) for job in ordered]
+        slow, quick = split_by_start(jobs)
+        futures = [executor.submit(_keyed, fn, job) for job in slow + quick]
         try:
             for future in as_completed(futures):
                 yield future.result()
